@@ -1,5 +1,9 @@
 """PCPR / MIC(HRDA) segmentation package (import name `mmseg`, as in MIC)."""
-import mmcv
+import warnings
+
+# mmcv 1.7 announces its 2.0 renaming at import; the message does not concern this code base.
+warnings.filterwarnings('ignore', message='On January 1, 2023, MMCV will release v2.0.0')
+import mmcv  # noqa: E402
 
 from .version import __version__, parse_version_info, version_info
 

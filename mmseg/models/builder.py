@@ -44,10 +44,12 @@ def build_segmentor(cfg, train_cfg=None, test_cfg=None):
 def build_train_model(cfg):
     """Build the UDA wrapper when the config has `uda`, else a plain segmentor (as MIC does).
 
-    The UDA model receives a copy of `cfg.model` and the run length `max_iters`.
+    The UDA model receives a copy of `cfg.model`, the run length `max_iters` and the
+    top-level `mixed_precision` switch (None = fp32, as MIC).
     """
     if 'uda' in cfg:
         cfg.uda['model'] = cfg.model
         cfg.uda['max_iters'] = cfg.runner.max_iters
+        cfg.uda['mixed_precision'] = cfg.get('mixed_precision')
         return UDA.build(cfg.uda)
     return build_segmentor(cfg.model)

@@ -1,0 +1,90 @@
+"""Training entry: data loaders, optimizer, mmcv IterBasedRunner and its hooks."""
+import random
+import warnings
+
+import numpy as np
+import torch
+from mmcv.parallel import MMDataParallel, MMDistributedDataParallel
+from mmcv.runner import build_optimizer, build_runner
+
+from ..core.evaluation import DistEvalHook, EvalHook
+from ..datasets import build_dataloader, build_dataset
+from ..utils import get_root_logger
+
+
+def set_random_seed(seed, deterministic=False):
+    """Seed python, numpy and torch (all devices); `deterministic` also fixes cuDNN."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+def wrap_model(model, distributed):
+    """Put the model on its device and wrap it for mmcv's runner.
+
+    On CPU the model stays where it is (MMDataParallel without device ids just unpacks the
+    DataContainers). UDA models synchronise their own gradients (see
+    `UDADecorator.sync_gradients`) because DDP's reducer does not support MIC's several
+    backward passes per step, so only plain segmentors get DDP.
+    """
+    if not torch.cuda.is_available():
+        return MMDataParallel(model, device_ids=None)
+    device = torch.cuda.current_device()
+    model = model.cuda(device)
+    if distributed and not hasattr(model, 'sync_gradients'):
+        return MMDistributedDataParallel(model, device_ids=[device], broadcast_buffers=False,
+                                         find_unused_parameters=True)
+    return MMDataParallel(model, device_ids=[device])
+
+
+def build_train_dataloader(dataset, cfg, distributed):
+    return build_dataloader(dataset, cfg.data.samples_per_gpu, cfg.data.workers_per_gpu,
+                            num_gpus=1 if distributed else len(cfg.gpu_ids),
+                            dist=distributed, seed=cfg.seed, drop_last=True)
+
+
+def train_segmentor(model, dataset, cfg, distributed=False, validate=False, timestamp=None,
+                    meta=None):
+    """Train a segmentor or a UDA model with the IterBasedRunner of mmcv."""
+    logger = get_root_logger(log_level=cfg.log_level)
+    datasets = dataset if isinstance(dataset, (list, tuple)) else [dataset]
+    data_loaders = [build_train_dataloader(ds, cfg, distributed) for ds in datasets]
+
+    model = wrap_model(model, distributed)
+    optimizer = build_optimizer(model, cfg.optimizer)
+
+    if cfg.get('runner') is None:
+        cfg.runner = {'type': 'IterBasedRunner', 'max_iters': cfg.total_iters}
+        warnings.warn('config is now expected to have a `runner` section, please set `runner` '
+                      'in your config.', UserWarning)
+    runner = build_runner(cfg.runner, default_args=dict(
+        model=model, batch_processor=None, optimizer=optimizer, work_dir=cfg.work_dir,
+        logger=logger, meta=meta))
+    # UDA methods step the optimizer themselves (MIC sets optimizer_config=None), so no
+    # OptimizerHook is registered for them.
+    runner.register_training_hooks(cfg.lr_config, cfg.get('optimizer_config'),
+                                   cfg.checkpoint_config, cfg.log_config,
+                                   cfg.get('momentum_config', None))
+    runner.timestamp = timestamp
+
+    if validate:
+        val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
+        val_dataloader = build_dataloader(val_dataset, samples_per_gpu=1,
+                                          workers_per_gpu=cfg.data.workers_per_gpu,
+                                          dist=distributed, shuffle=False)
+        eval_cfg = dict(cfg.get('evaluation', {}))
+        eval_cfg['by_epoch'] = cfg.runner['type'] != 'IterBasedRunner'
+        eval_hook = DistEvalHook if distributed else EvalHook
+        # mmcv >= 1.3.8 runs the iteration timer at priority LOW; evaluating after it keeps
+        # the logger's `data_time` consistent.
+        runner.register_hook(eval_hook(val_dataloader, **eval_cfg), priority='LOW')
+
+    if cfg.resume_from:
+        runner.resume(cfg.resume_from, map_location='cpu')
+    elif cfg.load_from:
+        runner.load_checkpoint(cfg.load_from)
+    runner.run(data_loaders, cfg.workflow)

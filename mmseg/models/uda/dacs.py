@@ -1,0 +1,321 @@
+"""DACS self-training with the DAFormer/HRDA/MIC additions: the MIC(HRDA) training loop.
+
+One iteration, in MIC's order (each pass back-propagates right after its forward, so only one
+pass's activations are alive at a time; the summed gradient equals that of the summed loss):
+
+1. EMA teacher update.
+2. Source pass (supervised CE) and the ImageNet feature distance on thing classes.
+3. Teacher pseudo-labels on the target image, weighted by the confidence quality.
+4. ClassMix of source and target + strong augmentation; mixed pass (pixel-weighted CE).
+5. MIC masked pass on the colour-augmented, block-masked target image.
+6. One optimizer step (in `UDADecorator.train_step`).
+
+The formulas live in small modules (`ema`, `pseudo_labels`, `dacs_transforms`,
+`feature_distance`, `masking_consistency_module`); this class only orchestrates them.
+"""
+import os
+import random
+from copy import deepcopy
+
+import mmcv
+import torch
+from mmcv.utils import print_log
+from timm.layers import DropPath
+from torch.nn.modules.dropout import _DropoutNd
+
+from ...core.evaluation.class_names import CITYSCAPES_PALETTE
+from ..builder import UDA, build_segmentor
+from ..utils.dacs_transforms import get_class_masks, strong_transform
+from ..utils.feature_distance import feature_distance_mask, masked_feat_dist
+from ..utils.visualization import save_debug_grid
+from .ema import init_ema_weights, update_ema_weights
+from .masking_consistency_module import MaskingConsistencyModule
+from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
+                            pseudo_label_from_logits)
+from .uda_decorator import UDADecorator, get_module, parse_losses
+
+
+def add_prefix(inputs, prefix):
+    return {f'{prefix}.{name}': value for name, value in inputs.items()}
+
+
+def get_mean_std(img_metas, device):
+    """Normalisation mean/std of the batch as (B, 3, 1, 1) tensors."""
+    mean = [torch.as_tensor(m['img_norm_cfg']['mean'], device=device) for m in img_metas]
+    std = [torch.as_tensor(m['img_norm_cfg']['std'], device=device) for m in img_metas]
+    return (torch.stack(mean).view(-1, 3, 1, 1).float(),
+            torch.stack(std).view(-1, 3, 1, 1).float())
+
+
+def disable_stochastic_layers(model):
+    """Switch off dropout and drop-path in the teacher but keep BatchNorm in train mode.
+
+    MIC generates pseudo-labels with the teacher in train mode, so its decode-head BN layers use
+    batch statistics (and update their own running stats); only the stochastic layers are off.
+    """
+    for module in model.modules():
+        if isinstance(module, (_DropoutNd, DropPath)):
+            module.training = False
+
+
+def grad_magnitude(params):
+    return torch.norm(torch.stack([p.grad.detach().norm(2) for p in params
+                                   if p.grad is not None]), 2)
+
+
+@UDA.register_module()
+class DACS(UDADecorator):
+    """MIC(HRDA)'s UDA loop. Config keys and defaults are MIC's (`_base_/uda/dacs.py`).
+
+    Args:
+        alpha (float): EMA momentum of the teacher (MIC: 0.999).
+        pseudo_threshold (float): confidence above which a target pixel counts as confident for
+            the pseudo weight (the fraction of confident pixels of the batch).
+        pseudo_weight_ignore_top / pseudo_weight_ignore_bottom (int): rows of the target crop
+            whose pseudo weight is zeroed (DAFormer); exclusive with `crop_pseudo_margins`.
+        imnet_feature_dist_lambda (float): weight of the ImageNet feature distance (0 = off).
+        imnet_feature_dist_classes (list[int] | None): classes where the distance applies.
+        imnet_feature_dist_scale_min_ratio (float): label purity for the downscaled mask.
+        mix (str): 'class' (ClassMix) — the only mixing MIC uses.
+        blur (bool): Gaussian blur in the strong augmentation.
+        color_jitter_strength / color_jitter_probability (float): kornia-0.5.8 colour jitter;
+            applied when a uniform draw exceeds the "probability", i.e. with p = 0.8 (MIC quirk).
+        debug_img_interval (int): iterations between debug images (the training log config's
+            `img_interval` takes precedence, as in MIC).
+        print_grad_magnitude (bool): log the gradient norm of the source pass.
+        source_only (bool): train on the source only (no teacher, no mixing).
+        mask_mode, mask_alpha, mask_pseudo_threshold, mask_lambda, mask_generator: MIC's masked
+            image consistency (see `MaskingConsistencyModule`); `mask_mode=None` turns it off.
+        mixed_precision (str | None): see `UDADecorator`.
+    """
+
+    def __init__(self, model, max_iters, alpha=0.99, pseudo_threshold=0.968,
+                 pseudo_weight_ignore_top=0, pseudo_weight_ignore_bottom=0,
+                 imnet_feature_dist_lambda=0, imnet_feature_dist_classes=None,
+                 imnet_feature_dist_scale_min_ratio=None, mix='class', blur=True,
+                 color_jitter_strength=0.2, color_jitter_probability=0.2,
+                 debug_img_interval=1000, print_grad_magnitude=False, source_only=False,
+                 mask_mode=None, mask_alpha='same', mask_pseudo_threshold='same', mask_lambda=0,
+                 mask_generator=None, mixed_precision=None):
+        super().__init__(model, max_iters, mixed_precision=mixed_precision)
+        if mix != 'class':
+            raise ValueError(f"uda.mix={mix!r} is not supported; MIC uses mix='class'")
+        self.local_iter = 0
+        self.alpha = alpha
+        self.pseudo_threshold = pseudo_threshold
+        self.psweight_ignore_top = pseudo_weight_ignore_top
+        self.psweight_ignore_bottom = pseudo_weight_ignore_bottom
+        self.fdist_lambda = imnet_feature_dist_lambda
+        self.fdist_classes = imnet_feature_dist_classes
+        self.fdist_scale_min_ratio = imnet_feature_dist_scale_min_ratio
+        self.enable_fdist = self.fdist_lambda > 0
+        self.blur = blur
+        self.color_jitter_s = color_jitter_strength
+        self.color_jitter_p = color_jitter_probability
+        log_config = self.train_cfg.get('log_config') or {}
+        self.debug_img_interval = log_config.get('img_interval', debug_img_interval)
+        self.print_grad_magnitude = print_grad_magnitude
+        self.source_only = source_only
+        self.enable_masking = mask_mode is not None and not source_only
+
+        if not source_only:
+            self.ema_model = build_segmentor(deepcopy(model))
+        self.mic = None
+        if self.enable_masking:
+            self.mic = MaskingConsistencyModule(require_teacher=False, cfg=dict(
+                model=model, max_iters=max_iters, mask_mode=mask_mode, mask_alpha=mask_alpha,
+                mask_pseudo_threshold=mask_pseudo_threshold, mask_lambda=mask_lambda,
+                mask_generator=mask_generator, color_jitter_strength=color_jitter_strength,
+                color_jitter_probability=color_jitter_probability,
+                pseudo_weight_ignore_top=pseudo_weight_ignore_top,
+                pseudo_weight_ignore_bottom=pseudo_weight_ignore_bottom))
+        if self.enable_fdist:
+            self.imnet_model = build_segmentor(deepcopy(model))
+            self.imnet_model.requires_grad_(False)
+
+    def get_ema_model(self):
+        return get_module(self.ema_model)
+
+    def get_imnet_model(self):
+        return get_module(self.imnet_model)
+
+    # ------------------------------------------------------------------ steps of one iteration
+    def update_teacher(self):
+        """Step 1: copy the student at iteration 0, EMA-average it afterwards."""
+        if self.source_only:
+            return
+        if self.local_iter == 0:
+            init_ema_weights(self.get_ema_model(), self.get_model())
+        else:
+            update_ema_weights(self.get_ema_model(), self.get_model(), self.local_iter,
+                               self.alpha)
+        if self.mic is not None:
+            self.mic.update_weights(self.get_model(), self.local_iter)
+
+    def draw_strong_parameters(self, img_metas, device):
+        """Per-iteration random draws of the strong augmentation, shared by the batch (MIC)."""
+        means, stds = get_mean_std(img_metas, device)
+        return {
+            'mix': None,
+            'color_jitter': random.uniform(0, 1),
+            'color_jitter_s': self.color_jitter_s,
+            'color_jitter_p': self.color_jitter_p,
+            'blur': random.uniform(0, 1) if self.blur else 0,
+            'mean': means[0].unsqueeze(0),
+            'std': stds[0].unsqueeze(0),
+        }
+
+    def student_forward(self, img, img_metas, gt_semantic_seg, seg_weight=None, **kwargs):
+        with self.autocast(img.device):
+            return self.get_model().forward_train(img, img_metas, gt_semantic_seg,
+                                                  seg_weight=seg_weight, **kwargs)
+
+    def source_pass(self, img, img_metas, gt_semantic_seg):
+        """Step 2: supervised source losses (and the features for the feature distance)."""
+        losses = self.student_forward(img, img_metas, gt_semantic_seg,
+                                      return_feat=self.enable_fdist)
+        return losses, losses.pop('features', None)
+
+    def calc_feat_dist(self, img, gt_semantic_seg, feat):
+        """ImageNet feature distance on the last backbone stage, restricted to thing classes."""
+        imnet = self.get_imnet_model()
+        imnet.eval()
+        with torch.no_grad(), self.autocast(img.device):
+            feat_imnet = imnet.extract_feat(img)[-1].detach()
+        student = feat[-1]
+        mask = None
+        if self.fdist_classes is not None:
+            mask = feature_distance_mask(gt_semantic_seg, student.shape[-2:], self.fdist_classes,
+                                         self.fdist_scale_min_ratio, self.num_classes, 255)
+        dist = masked_feat_dist(student.float(), feat_imnet.float(), mask)
+        return self.fdist_lambda * dist, mask
+
+    def teacher_predict(self, target_img, target_img_metas):
+        """Step 3a: teacher logits on the target image (HRDA: LR + HR slide inference)."""
+        teacher = self.get_ema_model()
+        disable_stochastic_layers(teacher)
+        with torch.no_grad(), self.autocast(target_img.device):
+            logits = teacher.generate_pseudo_label(target_img, target_img_metas)
+        return dict(fused=logits.float())
+
+    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None):
+        """Step 3b: pseudo-label and per-pixel weight (confidence quality, valid region).
+
+        Returns a dict with `label` (B, H, W), `weight` (B, H, W) for the mixed pass,
+        `masked_label`/`masked_weight` for the MIC pass and `log_vars`.
+        """
+        prob, label = pseudo_label_from_logits(teacher_out['fused'])
+        quality = confidence_quality(prob, self.pseudo_threshold)
+        weight = quality * torch.ones_like(prob)
+        weight = filter_valid_pseudo_region(weight, valid_pseudo_mask, self.psweight_ignore_top,
+                                            self.psweight_ignore_bottom)
+        return dict(label=label, weight=weight, masked_label=label, masked_weight=weight,
+                    confidence=prob, log_vars={})
+
+    def class_mix(self, img, gt_semantic_seg, target_img, pseudo_label, pseudo_weight, params):
+        """Step 4a: paste half of the source classes onto the target, then augment strongly."""
+        batch_size = img.shape[0]
+        masks = get_class_masks(gt_semantic_seg)
+        mixed_img, mixed_lbl, mixed_weight = [], [], []
+        gt_pixel_weight = torch.ones_like(pseudo_weight)
+        for i in range(batch_size):
+            params['mix'] = masks[i]
+            mix_img, mix_lbl = strong_transform(
+                params, data=torch.stack((img[i], target_img[i])),
+                target=torch.stack((gt_semantic_seg[i][0], pseudo_label[i])))
+            _, mix_weight = strong_transform(
+                params, target=torch.stack((gt_pixel_weight[i], pseudo_weight[i])))
+            mixed_img.append(mix_img)
+            mixed_lbl.append(mix_lbl)
+            mixed_weight.append(mix_weight.reshape(pseudo_weight.shape[1:]))
+        return dict(img=torch.cat(mixed_img), label=torch.cat(mixed_lbl).long(),
+                    weight=torch.stack(mixed_weight), masks=masks)
+
+    def mix_pass(self, mixed, img_metas, pseudo):
+        """Step 4b: student on the mixed image, CE weighted per pixel."""
+        return self.student_forward(mixed['img'], img_metas, mixed['label'],
+                                    seg_weight=mixed['weight'])
+
+    # ------------------------------------------------------------------ the iteration
+    def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
+                      valid_pseudo_mask=None, target_gt_semantic_seg=None):
+        """One UDA iteration; back-propagates each pass and returns the log variables."""
+        log_vars = {}
+        self.update_teacher()
+        params = self.draw_strong_parameters(img_metas, img.device)
+
+        src_losses, src_feat = self.source_pass(img, img_metas, gt_semantic_seg)
+        src_loss, src_log = parse_losses(src_losses)
+        log_vars.update(src_log)
+        self.backward(src_loss, retain_graph=self.enable_fdist)
+        if self.print_grad_magnitude:
+            print_log(f'Seg. Grad.: {grad_magnitude(self.get_model().backbone.parameters())}',
+                      'mmseg')
+        fdist_mask = None
+        if self.enable_fdist:
+            feat_loss, fdist_mask = self.calc_feat_dist(img, gt_semantic_seg, src_feat)
+            log_vars['src.loss_imnet_feat_dist'] = feat_loss.detach()
+            self.backward(feat_loss)
+        del src_feat, src_losses
+
+        if self.source_only:
+            self.local_iter += 1
+            return log_vars
+
+        teacher_out = self.teacher_predict(target_img, target_img_metas)
+        pseudo = self.make_pseudo_labels(teacher_out, valid_pseudo_mask, target_gt_semantic_seg)
+        log_vars.update(pseudo['log_vars'])
+
+        mixed = self.class_mix(img, gt_semantic_seg, target_img, pseudo['label'],
+                               pseudo['weight'], params)
+        mix_loss, mix_log = parse_losses(add_prefix(self.mix_pass(mixed, img_metas, pseudo),
+                                                    'mix'))
+        log_vars.update(mix_log)
+        self.backward(mix_loss)
+
+        if self.enable_masking:
+            with self.autocast(img.device):
+                masked_losses = self.mic(self.get_model(), img, img_metas, gt_semantic_seg,
+                                         target_img, target_img_metas, valid_pseudo_mask,
+                                         pseudo['masked_label'], pseudo['masked_weight'])
+            masked_loss, masked_log = parse_losses(add_prefix(masked_losses, 'masked'))
+            log_vars.update(masked_log)
+            self.backward(masked_loss)
+
+        if self.debug_img_interval and self.local_iter % self.debug_img_interval == 0:
+            self.save_debug_images(img, gt_semantic_seg, target_img, pseudo, mixed, fdist_mask,
+                                   params)
+        self.local_iter += 1
+        return log_vars
+
+    # ------------------------------------------------------------------ debug images
+    def debug_rows(self, img, gt_semantic_seg, target_img, pseudo, mixed, fdist_mask, params):
+        """Rows of (title, image | label | map) for the debug grid of the first images."""
+        from ..utils.dacs_transforms import denorm
+        mean, std = params['mean'], params['std']
+        rows = []
+        masked_img = getattr(self.mic, 'debug_img', None) if self.mic is not None else None
+        for j in range(min(2, img.shape[0])):
+            row = [('Source Image', denorm(img[j:j + 1], mean, std)[0]),
+                   ('Source Seg GT', gt_semantic_seg[j, 0]),
+                   ('Target Image', denorm(target_img[j:j + 1], mean, std)[0]),
+                   ('Target Pseudo Label', pseudo['label'][j]),
+                   ('Pseudo Weight', pseudo['weight'][j]),
+                   ('Mixed Image', denorm(mixed['img'][j:j + 1], mean, std)[0]),
+                   ('Mixed Label', mixed['label'][j, 0]),
+                   ('Domain Mask', mixed['masks'][j][0, 0].float())]
+            if masked_img is not None:
+                row.append(('Masked Image', denorm(masked_img[j:j + 1], mean, std)[0]))
+            if fdist_mask is not None:
+                row.append(('FDist Mask', fdist_mask[j, 0].float()))
+            rows.append(row)
+        return rows
+
+    def save_debug_images(self, *args):
+        work_dir = self.train_cfg.get('work_dir')
+        if not work_dir:
+            return
+        out_dir = os.path.join(work_dir, 'debug')
+        mmcv.mkdir_or_exist(out_dir)
+        save_debug_grid(os.path.join(out_dir, f'{self.local_iter + 1:06d}.png'),
+                        self.debug_rows(*args), palette=CITYSCAPES_PALETTE)

@@ -1,0 +1,226 @@
+"""PCPR: the MIC(HRDA) loop plus pseudo-label filtering (PLF) and finer prototypes (FPC).
+
+pcpr-method.md defines both parts. This class only orchestrates: the filter's formulas are in
+`pseudo_label_filter.py`, the prototype machinery in `prototypes.py` and the losses in
+`losses/prototype_contrast.py`. With `plf=None` and `fpc=None` every step is DACS's own, so
+PCPR computes exactly what MIC computes.
+"""
+from copy import deepcopy
+
+import torch
+
+from ...utils.errors import UserError
+from ..builder import UDA
+from ..losses.prototype_contrast import (proto_loss_weight, prototype_compactness_loss,
+                                         prototype_contrast_loss)
+from .dacs import DACS, disable_stochastic_layers
+from .prototypes import PrototypeMemory, denoise_labels, downscale_labels, sample_anchors
+from .pseudo_label_filter import PseudoLabelFilter
+from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
+                            pseudo_label_from_logits)
+
+FPC_DEFAULTS = dict(proj_dim=256, proto_scale='lr', label_min_ratio=0.75, reliable_weight=0.5,
+                    max_samples=1024, max_views=100, min_views=10, num_prototypes=10,
+                    sinkhorn_iters=3, sinkhorn_epsilon=0.05, proto_momentum=0.999,
+                    temperature=0.1, lambda_cont=0.01, lambda_cons=0.001, proto_start_iter=1500,
+                    proto_rampup_iters=0)
+
+
+def resolve_fpc_cfg(fpc):
+    """`uda.fpc` merged over the defaults; an unknown key is an error naming it."""
+    unknown = sorted(set(fpc) - set(FPC_DEFAULTS))
+    if unknown:
+        raise UserError(f'unknown key(s) in uda.fpc: {", ".join(unknown)}; known keys: '
+                        f'{", ".join(FPC_DEFAULTS)}')
+    cfg = dict(FPC_DEFAULTS, **fpc)
+    if cfg['proto_scale'] not in ('lr', 'hr', 'both'):
+        raise UserError(f"uda.fpc.proto_scale must be 'lr', 'hr' or 'both', "
+                        f"got {cfg['proto_scale']!r}")
+    return cfg
+
+
+@UDA.register_module()
+class PCPR(DACS):
+    """MIC(HRDA) with pseudo-label filtering and finer prototype construction.
+
+    Args:
+        plf (dict | None): pseudo-label filter options (see `PseudoLabelFilter`); None = off.
+        fpc (dict | None): prototype options, keys and defaults in `FPC_DEFAULTS`; None = off.
+        **kwargs: the DACS/MIC keys.
+    """
+
+    def __init__(self, model, max_iters, plf=None, fpc=None, **kwargs):
+        self.fpc_cfg = resolve_fpc_cfg(fpc) if fpc is not None else None
+        if self.fpc_cfg is not None:
+            # The projection head belongs to the segmentor: the teacher gets a copy and
+            # checkpoints carry it; it is not used at test time.
+            model = deepcopy(model)
+            model['proj_head'] = dict(type='ProjectionHead',
+                                      in_channels=model['decode_head']['channels'],
+                                      proj_dim=self.fpc_cfg['proj_dim'])
+        super().__init__(model, max_iters, **kwargs)
+        self.plf = PseudoLabelFilter.from_cfg(plf) if plf is not None else None
+        if self.fpc_cfg is not None:
+            self.proto_memory = PrototypeMemory(
+                self.num_classes, self.fpc_cfg['num_prototypes'], self.fpc_cfg['proj_dim'],
+                self.fpc_cfg['proto_momentum'], self.fpc_cfg['sinkhorn_iters'],
+                self.fpc_cfg['sinkhorn_epsilon'])
+        self._anchor_buffer = []
+
+    # ------------------------------------------------------------------ PLF
+    def teacher_predict(self, target_img, target_img_metas):
+        """Fused, LR and HR teacher logits (the latter two feed the scale consistency)."""
+        if self.plf is None:
+            return super().teacher_predict(target_img, target_img_metas)
+        teacher = self.get_ema_model()
+        disable_stochastic_layers(teacher)
+        with torch.no_grad(), self.autocast(target_img.device):
+            scales = teacher.encode_decode_scales(target_img, target_img_metas)
+        return {k: (v.float() if v is not None else None) for k, v in scales.items()}
+
+    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None):
+        if self.plf is None:
+            pseudo = super().make_pseudo_labels(teacher_out, valid_pseudo_mask, target_gt)
+            pseudo['reliability'] = torch.ones_like(pseudo['confidence'])
+            return pseudo
+        prob, label = pseudo_label_from_logits(teacher_out['fused'])
+        quality = confidence_quality(prob, self.pseudo_threshold)
+        valid = filter_valid_pseudo_region(torch.ones_like(prob), valid_pseudo_mask,
+                                           self.psweight_ignore_top, self.psweight_ignore_bottom)
+        out = self.plf(teacher_out['fused'], teacher_out.get('lr'), teacher_out.get('hr'),
+                       quality, valid_region=valid, gt=target_gt)
+        if self.plf.plf_on_masked:
+            masked_label, masked_weight = out.pseudo_label, out.pseudo_weight
+        else:
+            masked_label, masked_weight = label, quality * valid
+        return dict(label=out.pseudo_label, weight=out.pseudo_weight, masked_label=masked_label,
+                    masked_weight=masked_weight, confidence=out.maps['confidence'],
+                    reliability=out.maps['reliability'], maps=out.maps, teacher=teacher_out,
+                    log_vars=out.stats)
+
+    # ------------------------------------------------------------------ FPC
+    def source_pass(self, img, img_metas, gt_semantic_seg):
+        if self.fpc_cfg is None:
+            return super().source_pass(img, img_metas, gt_semantic_seg)
+        losses = self.student_forward(img, img_metas, gt_semantic_seg,
+                                      return_feat=self.enable_fdist, return_decoder_feat=True)
+        decoder_feat = losses.pop('decoder_feat')
+        losses.update({f'src.{k}': v for k, v in
+                       self.prototype_losses(decoder_feat, gt_semantic_seg).items()})
+        return losses, losses.pop('features', None)
+
+    def mix_pass(self, mixed, img_metas, pseudo):
+        if self.fpc_cfg is None:
+            return super().mix_pass(mixed, img_metas, pseudo)
+        losses = self.student_forward(mixed['img'], img_metas, mixed['label'],
+                                      seg_weight=mixed['weight'], return_decoder_feat=True)
+        decoder_feat = losses.pop('decoder_feat')
+        from_target = torch.stack([1 - m.reshape(m.shape[-2:]) for m in mixed['masks']])
+        reliable_label = denoise_labels(mixed['label'], pseudo['reliability'],
+                                        pseudo['confidence'], from_target,
+                                        self.fpc_cfg['reliable_weight'], self.pseudo_threshold)
+        losses.update(self.prototype_losses(decoder_feat, reliable_label))
+        return losses
+
+    def feature_views(self, decoder_feat, label):
+        """(features, logits, label) per scale named by `proto_scale` (HR: the detail crop)."""
+        scales = ['lr', 'hr'] if self.fpc_cfg['proto_scale'] == 'both' else \
+            [self.fpc_cfg['proto_scale']]
+        views = []
+        for scale in scales:
+            feat = decoder_feat.get(scale)
+            if feat is None:
+                if scale == 'hr':
+                    raise UserError("uda.fpc.proto_scale='hr'/'both' needs an HRDA segmentor "
+                                    'with an HR detail crop (model.hr_crop_size)')
+                continue
+            scale_label = label
+            if scale == 'hr' and decoder_feat.get('hr_box') is not None:
+                y1, y2, x1, x2 = decoder_feat['hr_box']
+                scale_label = label[..., y1:y2, x1:x2]
+            views.append((feat, decoder_feat[f'{scale}_logits'], scale_label))
+        return views
+
+    def prototype_losses(self, decoder_feat, label):
+        """L_cont and L_cons of one pass; anchors are kept for the end-of-step memory update."""
+        cfg = self.fpc_cfg
+        proj_head = self.get_model().proj_head
+        memory = self.proto_memory
+        k = cfg['num_prototypes']
+        losses = {}
+        cont, cons = [], []
+        for feat, logits, scale_label in self.feature_views(decoder_feat, label):
+            with self.autocast(feat.device):
+                emb = proj_head(feat)
+            emb = emb.float().permute(0, 2, 3, 1)
+            lbl = downscale_labels(scale_label, feat.shape[-2:], cfg['label_min_ratio'],
+                                   self.num_classes)
+            pred = logits.detach().argmax(dim=1)
+            per_image = max(1, cfg['max_samples'] // emb.shape[0])
+            for i in range(emb.shape[0]):
+                flat_lbl = lbl[i, 0].flatten()
+                idx = sample_anchors(flat_lbl, pred[i].flatten(), per_image, cfg['max_views'],
+                                     cfg['min_views'])
+                anchors = emb[i].reshape(-1, emb.shape[-1])[idx]
+                anchor_lbl = flat_lbl[idx]
+                assignment = memory.assign(anchors, anchor_lbl)
+                used = assignment >= 0
+                cont.append((memory.logits(anchors[used]),
+                             anchor_lbl[used] * k + assignment[used]))
+                cons.append((anchors[used], memory.assigned(anchor_lbl[used], assignment[used])))
+                self._anchor_buffer.append((anchors.detach(), anchor_lbl, assignment))
+        if not cont:
+            return losses
+        logits_all = torch.cat([c[0] for c in cont])
+        target_all = torch.cat([c[1] for c in cont])
+        anchors_all = torch.cat([c[0] for c in cons])
+        protos_all = torch.cat([c[1] for c in cons])
+        w_cont = proto_loss_weight(self.local_iter, cfg['proto_start_iter'],
+                                   cfg['proto_rampup_iters'], cfg['lambda_cont'])
+        w_cons = proto_loss_weight(self.local_iter, cfg['proto_start_iter'],
+                                   cfg['proto_rampup_iters'], cfg['lambda_cons'])
+        losses['fpc.loss_cont'] = w_cont * prototype_contrast_loss(logits_all, target_all,
+                                                                   cfg['temperature'])
+        losses['fpc.loss_cons'] = w_cons * prototype_compactness_loss(anchors_all, protos_all)
+        losses['fpc.num_anchors'] = torch.tensor(float(target_all.numel()),
+                                                 device=logits_all.device)
+        if target_all.numel():
+            losses['fpc.mean_sim'] = (anchors_all.detach() * protos_all).sum(1).mean()
+        return losses
+
+    def update_prototypes(self):
+        """One memory update per iteration from the anchors of all passes (synchronised)."""
+        if self.fpc_cfg is None:
+            return {}
+        buffer, self._anchor_buffer = self._anchor_buffer, []
+        if buffer:
+            anchors, labels, assignment = (torch.cat(parts) for parts in zip(*buffer))
+        else:
+            device = self.proto_memory.prototypes.device
+            anchors = torch.zeros(0, self.fpc_cfg['proj_dim'], device=device)
+            labels = assignment = torch.zeros(0, dtype=torch.long, device=device)
+        self.proto_memory.update(anchors, labels, assignment)
+        return {'fpc.num_init_classes': self.proto_memory.initialized.float().sum()}
+
+    def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
+                      valid_pseudo_mask=None, target_gt_semantic_seg=None):
+        log_vars = super().forward_train(img, img_metas, gt_semantic_seg, target_img,
+                                         target_img_metas, valid_pseudo_mask,
+                                         target_gt_semantic_seg)
+        log_vars.update(self.update_prototypes())
+        return log_vars
+
+    # ------------------------------------------------------------------ debug images
+    def debug_rows(self, img, gt_semantic_seg, target_img, pseudo, mixed, fdist_mask, params):
+        rows = super().debug_rows(img, gt_semantic_seg, target_img, pseudo, mixed, fdist_mask,
+                                  params)
+        if self.plf is None:
+            return rows
+        teacher, maps = pseudo['teacher'], pseudo['maps']
+        for j, row in enumerate(rows):
+            for name in ('lr', 'hr'):
+                if teacher.get(name) is not None:
+                    row.append((f'Teacher {name.upper()}', teacher[name][j].argmax(0)))
+            row += [('Consistency', maps['m_cons'][j]), ('Edge Prob.', maps['edge_prob'][j]),
+                    ('Filtered PL', pseudo['label'][j])]
+        return rows

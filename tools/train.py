@@ -1,0 +1,166 @@
+"""Train a segmentor or a UDA method: `python tools/train.py CONFIG [--work-dir DIR] ...`."""
+import argparse
+import copy
+import os
+import os.path as osp
+import sys
+import time
+
+if __package__ in (None, ''):  # `python tools/train.py` from the repository root
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import mmcv  # noqa: E402
+import torch  # noqa: E402
+from mmcv.runner import get_dist_info, init_dist  # noqa: E402
+from mmcv.utils import Config, DictAction, get_git_hash  # noqa: E402
+
+from mmseg import __version__  # noqa: E402
+from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
+from mmseg.datasets import build_dataset  # noqa: E402
+from mmseg.models.builder import build_train_model  # noqa: E402
+from mmseg.utils import collect_env, get_root_logger  # noqa: E402
+from mmseg.utils.config_checks import build_with_clear_errors, load_config  # noqa: E402
+from mmseg.utils.errors import UserError  # noqa: E402
+
+
+def parse_args(args):
+    parser = argparse.ArgumentParser(description='Train a segmentor or UDA method')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--load-from', help='the checkpoint file to load weights from')
+    parser.add_argument('--resume-from', help='the checkpoint file to resume from')
+    parser.add_argument('--auto-resume', action='store_true',
+                        help='resume from the latest checkpoint in the work dir, if any')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='whether not to evaluate the checkpoint during training')
+    group_gpus = parser.add_mutually_exclusive_group()
+    group_gpus.add_argument('--gpus', type=int,
+                            help='number of gpus to use (only applicable to non-distributed)')
+    group_gpus.add_argument('--gpu-ids', type=int, nargs='+',
+                            help='ids of gpus to use (only applicable to non-distributed)')
+    parser.add_argument('--seed', type=int, default=None, help='random seed')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='whether to set deterministic options for CUDNN backend.')
+    parser.add_argument('--cfg-options', '--options', nargs='+', action=DictAction,
+                        dest='cfg_options', help='override config settings, e.g. uda.alpha=0.99')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(args)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def find_latest_checkpoint(work_dir):
+    """The `iter_N.pth` with the largest N in `work_dir`, or None."""
+    if not osp.isdir(work_dir):
+        return None
+    iters = [int(name[5:-4]) for name in os.listdir(work_dir)
+             if name.startswith('iter_') and name.endswith('.pth') and name[5:-4].isdigit()]
+    return osp.join(work_dir, f'iter_{max(iters)}.pth') if iters else None
+
+
+def prepare_config(args):
+    """Resolve the config, work dir, devices and seed exactly as MIC's tools/train.py does."""
+    cfg = load_config(args.config, args.cfg_options)
+    if cfg.get('cudnn_benchmark', False):
+        torch.backends.cudnn.benchmark = True
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.load_from is not None:
+        cfg.load_from = args.load_from
+    if args.resume_from is not None:
+        if not osp.isfile(args.resume_from):
+            raise UserError(f'--resume-from: checkpoint {args.resume_from} does not exist.')
+        cfg.resume_from = args.resume_from
+    if args.auto_resume and args.resume_from is None:
+        cfg.resume_from = find_latest_checkpoint(cfg.work_dir)
+    if args.gpu_ids is not None:
+        cfg.gpu_ids = args.gpu_ids
+    else:
+        cfg.gpu_ids = range(1) if args.gpus is None else range(args.gpus)
+    cfg.setdefault('load_from', None)
+    cfg.setdefault('resume_from', None)
+    cfg.setdefault('workflow', [('train', 1)])
+    cfg.setdefault('log_level', 'INFO')
+    return cfg
+
+
+def init_distributed(launcher, dist_params):
+    """mmcv's `init_dist` on GPUs; on CPU a gloo process group from torchrun's environment.
+
+    (mmcv's pytorch launcher selects a GPU by `rank % device_count`, which fails without one.)
+    """
+    if torch.cuda.is_available():
+        init_dist(launcher, **dist_params)
+    elif launcher == 'pytorch':
+        torch.distributed.init_process_group(backend='gloo')
+    else:
+        raise UserError(f'--launcher {launcher} needs GPUs; use --launcher pytorch on CPU.')
+
+
+def main(args=None):
+    args = parse_args(sys.argv[1:] if args is None else args)
+    cfg = prepare_config(args)
+
+    if args.launcher == 'none':
+        distributed = False
+    else:
+        distributed = True
+        init_distributed(args.launcher, cfg.get('dist_params', {}))
+    rank, world_size = get_dist_info()
+    if distributed:
+        cfg.gpu_ids = range(world_size)
+
+    mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
+    timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    log_file = osp.join(cfg.work_dir, f'{timestamp}.log') if rank == 0 else None
+    logger = get_root_logger(log_file=log_file, log_level=cfg.log_level)
+    if rank == 0:
+        cfg.dump(osp.join(cfg.work_dir, osp.basename(args.config)))
+
+    env_info = '\n'.join(f'{k}: {v}' for k, v in collect_env().items())
+    dash_line = '-' * 60 + '\n'
+    logger.info('Environment info:\n' + dash_line + env_info + '\n' + dash_line)
+    logger.info(f'Distributed training: {distributed}')
+    logger.info(f'Config:\n{cfg.pretty_text}')
+
+    seed = args.seed if args.seed is not None else cfg.get('seed')
+    if seed is not None:
+        logger.info(f'Set random seed to {seed}, deterministic: {args.deterministic}')
+        set_random_seed(seed, deterministic=args.deterministic)
+    cfg.seed = seed
+    meta = dict(env_info=env_info, seed=seed, exp_name=osp.basename(args.config))
+
+    cfg.model.train_cfg = dict(cfg.model.get('train_cfg') or {})
+    cfg.model.train_cfg.update(work_dir=cfg.work_dir, log_config=cfg.log_config)
+    model = build_with_clear_errors(build_train_model, cfg, 'model/uda')
+    model.init_weights()
+    logger.info(model)
+
+    datasets = [build_with_clear_errors(build_dataset, copy.deepcopy(cfg.data.train),
+                                        'data.train')]
+    dataset_meta = dict(CLASSES=datasets[0].CLASSES, PALETTE=datasets[0].PALETTE)
+    if cfg.checkpoint_config is not None:
+        cfg.checkpoint_config.meta = dict(
+            mmseg_version=f'{__version__}+{get_git_hash()[:7]}', config=cfg.pretty_text,
+            **dataset_meta)
+    model.CLASSES = dataset_meta['CLASSES']
+    train_segmentor(model, datasets, cfg, distributed=distributed,
+                    validate=not args.no_validate, timestamp=timestamp, meta=meta)
+
+
+def cli(args=None):
+    """Run `main`, turning user errors into one message on stderr and exit status 1."""
+    try:
+        main(args)
+    except UserError as err:
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    cli()
