@@ -83,8 +83,14 @@ def generate_runs(args):
                  f'{args.machine}-{cfg.get("exp", "basic")}')]
     from experiments import generate_experiment_cfgs
     exp_name = f'{args.machine}-exp{args.exp}' + ('-startup' if args.startup_test else '')
-    return [(cfg, exp_name) for cfg in generate_experiment_cfgs(args.exp)
-            if not (args.startup_test and cfg.get('seed', 0) != 0)]
+    runs = []
+    for cfg in generate_experiment_cfgs(args.exp):
+        if args.startup_test and cfg.get('seed', 0) != 0:
+            continue
+        # experiments.py names bases relative to configs/, as MIC's generator does.
+        cfg['_base_'] = [osp.join('configs', base) for base in cfg['_base_']]
+        runs.append((cfg, exp_name))
+    return runs
 
 
 def child_config(run_cfg, exp_name, args):

@@ -14,48 +14,28 @@ The formulas live in small modules (`ema`, `pseudo_labels`, `dacs_transforms`,
 `feature_distance`, `masking_consistency_module`); this class only orchestrates them.
 """
 import os
-import random
 from copy import deepcopy
 
 import mmcv
 import torch
 from mmcv.utils import print_log
-from timm.layers import DropPath
-from torch.nn.modules.dropout import _DropoutNd
 
 from ...core.evaluation.class_names import CITYSCAPES_PALETTE
 from ..builder import UDA, build_segmentor
-from ..utils.dacs_transforms import get_class_masks, strong_transform
+from ..utils.dacs_transforms import (denorm, draw_strong_parameters, get_class_masks,
+                                     get_mean_std, strong_transform)
 from ..utils.feature_distance import feature_distance_mask, masked_feat_dist
 from ..utils.visualization import save_debug_grid
-from .ema import init_ema_weights, update_ema_weights
+from .ema import step_ema
 from .masking_consistency_module import MaskingConsistencyModule
 from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
                             pseudo_label_from_logits)
+from .teacher_module import disable_stochastic_layers
 from .uda_decorator import UDADecorator, get_module, parse_losses
 
 
 def add_prefix(inputs, prefix):
     return {f'{prefix}.{name}': value for name, value in inputs.items()}
-
-
-def get_mean_std(img_metas, device):
-    """Normalisation mean/std of the batch as (B, 3, 1, 1) tensors."""
-    mean = [torch.as_tensor(m['img_norm_cfg']['mean'], device=device) for m in img_metas]
-    std = [torch.as_tensor(m['img_norm_cfg']['std'], device=device) for m in img_metas]
-    return (torch.stack(mean).view(-1, 3, 1, 1).float(),
-            torch.stack(std).view(-1, 3, 1, 1).float())
-
-
-def disable_stochastic_layers(model):
-    """Switch off dropout and drop-path in the teacher but keep BatchNorm in train mode.
-
-    MIC generates pseudo-labels with the teacher in train mode, so its decode-head BN layers use
-    batch statistics (and update their own running stats); only the stochastic layers are off.
-    """
-    for module in model.modules():
-        if isinstance(module, (_DropoutNd, DropPath)):
-            module.training = False
 
 
 def grad_magnitude(params):
@@ -144,26 +124,15 @@ class DACS(UDADecorator):
         """Step 1: copy the student at iteration 0, EMA-average it afterwards."""
         if self.source_only:
             return
-        if self.local_iter == 0:
-            init_ema_weights(self.get_ema_model(), self.get_model())
-        else:
-            update_ema_weights(self.get_ema_model(), self.get_model(), self.local_iter,
-                               self.alpha)
+        step_ema(self.get_ema_model(), self.get_model(), self.local_iter, self.alpha)
         if self.mic is not None:
             self.mic.update_weights(self.get_model(), self.local_iter)
 
     def draw_strong_parameters(self, img_metas, device):
         """Per-iteration random draws of the strong augmentation, shared by the batch (MIC)."""
         means, stds = get_mean_std(img_metas, device)
-        return {
-            'mix': None,
-            'color_jitter': random.uniform(0, 1),
-            'color_jitter_s': self.color_jitter_s,
-            'color_jitter_p': self.color_jitter_p,
-            'blur': random.uniform(0, 1) if self.blur else 0,
-            'mean': means[0].unsqueeze(0),
-            'std': stds[0].unsqueeze(0),
-        }
+        return draw_strong_parameters(means[0].unsqueeze(0), stds[0].unsqueeze(0),
+                                      self.color_jitter_s, self.color_jitter_p, self.blur)
 
     def student_forward(self, img, img_metas, gt_semantic_seg, seg_weight=None, **kwargs):
         with self.autocast(img.device):
@@ -291,10 +260,9 @@ class DACS(UDADecorator):
     # ------------------------------------------------------------------ debug images
     def debug_rows(self, img, gt_semantic_seg, target_img, pseudo, mixed, fdist_mask, params):
         """Rows of (title, image | label | map) for the debug grid of the first images."""
-        from ..utils.dacs_transforms import denorm
         mean, std = params['mean'], params['std']
         rows = []
-        masked_img = getattr(self.mic, 'debug_img', None) if self.mic is not None else None
+        masked_img = self.mic.debug_output.get('masked_img') if self.mic is not None else None
         for j in range(min(2, img.shape[0])):
             row = [('Source Image', denorm(img[j:j + 1], mean, std)[0]),
                    ('Source Seg GT', gt_semantic_seg[j, 0]),

@@ -13,11 +13,12 @@ from ...utils.errors import UserError
 from ..builder import UDA
 from ..losses.prototype_contrast import (proto_loss_weight, prototype_compactness_loss,
                                          prototype_contrast_loss)
-from .dacs import DACS, disable_stochastic_layers
+from .dacs import DACS
 from .prototypes import PrototypeMemory, denoise_labels, downscale_labels, sample_anchors
 from .pseudo_label_filter import PseudoLabelFilter
 from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
                             pseudo_label_from_logits)
+from .teacher_module import disable_stochastic_layers
 
 FPC_DEFAULTS = dict(proj_dim=256, proto_scale='lr', label_min_ratio=0.75, reliable_weight=0.5,
                     max_samples=1024, max_views=100, min_views=10, num_prototypes=10,

@@ -1,0 +1,190 @@
+"""Experiment groups for `run_experiments.py --exp ID`, in the form of MIC's experiments.py.
+
+`generate_experiment_cfgs(id)` returns one config dict per (setting, seed): a `_base_` list
+(paths relative to `configs/`), the overrides on top of it, and MIC's meta keys (`name`,
+`exp`, `name_dataset`, ...). Run names are built as MIC builds them, so runs of this
+repository and of MIC line up in one results table.
+
+Ids: 40 HRDA, 80 MIC(HRDA) (both as in the HRDA/MIC papers), 90 PCPR, 91 PCPR ablations.
+"""
+import copy
+from typing import Dict, List, Optional, Tuple
+
+from mmseg.utils.errors import UserError
+
+SEEDS = [0, 1, 2]
+# (source, target, MIC mask mode). Cityscapes targets get the pseudo-label margin crop
+# (v2): ACDC and Dark Zurich images have no rectification artefacts to hide.
+GTA2CS = ('gtaHR', 'cityscapesHR', 'separatetrgaug')
+SYN2CS = ('synthiaHR', 'cityscapesHR', 'separatetrgaug')
+CS2ACDC = ('cityscapesHR', 'acdcHR', 'separate')
+CS2DZUR = ('cityscapesHR', 'darkzurichHR', 'separate')
+MASK_BLOCK_SIZE, MASK_RATIO = 64, 0.7
+RCS_T, RCS_MIN_CROP = 0.01, 0.5 * 2**2  # 4x the pixels of DAFormer's 512x512 crop
+MASK_MODE_ABBR = {
+    'separate': 'sep',
+    'separateaug': 'spa',
+    'separatesrc': 'sps',
+    'separatesrcaug': 'spsa',
+    'separatetrg': 'spt',
+    'separatetrgaug': 'spta',
+}
+# PCPR ablations on GTA->Cityscapes: (name tag, uda overrides). K=10 and proto_scale='lr'
+# are the defaults, i.e. the GTA->Cityscapes runs of group 90 (MIC leaves such
+# already-run points out of its ablation groups as well).
+PCPR_ABLATIONS: List[Tuple[str, dict]] = [
+    ('fpcN', dict(fpc=None)),  # PLF only
+    ('plfN', dict(plf=None)),  # FPC only
+    ('edgeF', dict(plf=dict(use_edge=False))),  # PLF: scale consistency only
+    ('consF', dict(plf=dict(use_consistency=False))),  # PLF: edge probability only
+    ('K1', dict(fpc=dict(num_prototypes=1))),
+    ('K5', dict(fpc=dict(num_prototypes=5))),
+    ('pshr', dict(fpc=dict(proto_scale='hr'))),
+    ('psboth', dict(fpc=dict(proto_scale='both'))),
+]
+
+
+def _clean_name(name: str) -> str:
+    """MIC's short run names: no dots/brackets, T/F/N for booleans and None."""
+    for old, new in [('.', ''), ('True', 'T'), ('False', 'F'), ('None', 'N'),
+                     ('[', ''), (']', ''), (',', 'j'), (' ', ''),
+                     ('cityscapes', 'cs'), ('synthia', 'syn'),
+                     ('darkzurich', 'dzur')]:
+        name = name.replace(old, new)
+    return name
+
+
+def hrda_cfg(exp_id: int,
+             benchmark: Tuple[str, str, str],
+             seed: int,
+             mic: bool = True,
+             uda_base: str = 'dacs_a999_fdthings',
+             uda_overrides: Optional[dict] = None,
+             tag: str = '') -> Dict:
+    """One (MIC/PCPR-)HRDA run with MiT-B5 + DAFormer at 1024x1024 (MIC's id-80 setting).
+
+    Args:
+        benchmark: (source, target, MIC mask mode).
+        mic: add masked image consistency (MIC) on top of HRDA.
+        uda_base: file in `configs/_base_/uda/` providing the UDA defaults.
+        uda_overrides: merged into `uda` last (PCPR ablations).
+        tag: appended to the UDA part of the name to tell ablations apart.
+    """
+    source, target, mask_mode = benchmark
+    plcrop = 'cityscapes' in target
+    crop = '1024x1024'
+    uda = {}
+    data_train = dict(
+        rare_class_sampling=dict(
+            min_pixels=3000, class_temp=RCS_T, min_crop_ratio=RCS_MIN_CROP))
+    uda_name = f'{uda_base}_rcs{RCS_T}-{RCS_MIN_CROP}'
+    if plcrop:
+        data_train['target'] = dict(crop_pseudo_margins=[30, 240, 30, 30])
+        uda_name += '_cpl2'
+    if mic:
+        uda.update(
+            mask_mode=mask_mode,
+            mask_alpha='same',
+            mask_pseudo_threshold='same',
+            mask_lambda=1,
+            # `_delete_`: the base value is None, which mmcv cannot merge a dict into.
+            mask_generator=dict(
+                type='block',
+                mask_ratio=MASK_RATIO,
+                mask_block_size=MASK_BLOCK_SIZE,
+                _delete_=True))
+        uda_name += f'_m{MASK_BLOCK_SIZE}-{MASK_RATIO}-' \
+                    f'{MASK_MODE_ABBR[mask_mode]}'
+    uda.update(copy.deepcopy(uda_overrides or {}))
+    if tag:
+        uda_name += f'_{tag}'
+    decoder = 'hrda1-512-0.1_daformer_sepaspp_sl'
+    dataset = f'{source}2{target}_{crop}'
+    cfg = {
+        '_base_': [
+            '_base_/default_runtime.py',
+            '_base_/models/daformer_sepaspp_mitb5.py',
+            f'_base_/datasets/uda_{source}_to_{target}_{crop}.py',
+            f'_base_/uda/{uda_base}.py',
+            '_base_/schedules/adamw.py',
+            '_base_/schedules/poly10warm.py',
+        ],
+        'gpu_model': 'NVIDIATITANRTX',
+        'n_gpus': 1,
+        'seed': seed,
+        'model': dict(
+            pretrained='pretrained/mit_b5.pth',
+            backbone=dict(type='mit_b5'),
+            type='HRDAEncoderDecoder',
+            scales=[1, 0.5],
+            decode_head=dict(
+                single_scale_head='DAFormerHead',
+                type='HRDAHead',
+                attention_classwise=True,
+                hr_loss_weight=0.1),
+            hr_crop_size=(512, 512),
+            feature_scale=0.5,
+            crop_coord_divisible=8,
+            hr_slide_inference=True,
+            test_cfg=dict(
+                mode='slide',
+                batched_slide=True,
+                stride=[512, 512],
+                crop_size=[1024, 1024])),
+        'data': dict(samples_per_gpu=2, workers_per_gpu=1, train=data_train),
+        'optimizer_config': None,
+        'optimizer': dict(
+            lr=6e-05,
+            paramwise_cfg=dict(
+                custom_keys=dict(
+                    head=dict(lr_mult=10.0),
+                    pos_block=dict(decay_mult=0.0),
+                    norm=dict(decay_mult=0.0)))),
+        'runner': dict(type='IterBasedRunner', max_iters=40000),
+        'checkpoint_config': dict(
+            by_epoch=False, interval=40000, max_keep_ckpts=1),
+        'evaluation': dict(interval=4000, metric='mIoU'),
+        'exp': exp_id,
+        'name_dataset': dataset,
+        'name_architecture': f'{decoder}_mitb5',
+        'name_encoder': 'mitb5',
+        'name_decoder': decoder,
+        'name_uda': uda_name,
+        'name_opt': 'adamw_6e-05_pmTrue_poly10warm_1x2_40k',
+    }
+    if uda:
+        cfg['uda'] = uda
+    cfg['name'] = _clean_name(
+        f'{dataset}_{uda_name}_{decoder}_mitb5_poly10warm_s{seed}')
+    return cfg
+
+
+def _pcpr(exp_id: int, benchmark, seed: int, tag: str = '',
+          overrides: Optional[dict] = None) -> Dict:
+    return hrda_cfg(exp_id, benchmark, seed, uda_base='pcpr', tag=tag,
+                    uda_overrides=overrides)
+
+
+EXPERIMENTS = {
+    # HRDA (HRDA paper, Table 1)
+    40: lambda: [hrda_cfg(40, b, s, mic=False)
+                 for b in (GTA2CS, SYN2CS) for s in SEEDS],
+    # MIC(HRDA) on four benchmarks (MIC paper, Table 2)
+    80: lambda: [hrda_cfg(80, b, s)
+                 for b in (GTA2CS, SYN2CS, CS2ACDC, CS2DZUR) for s in SEEDS],
+    # PCPR on the benchmarks of configs/pcpr/
+    90: lambda: [_pcpr(90, b, s) for b in (GTA2CS, SYN2CS, CS2ACDC)
+                 for s in SEEDS],
+    # PCPR component ablations on GTA->Cityscapes
+    91: lambda: [_pcpr(91, GTA2CS, s, tag, overrides)
+                 for tag, overrides in PCPR_ABLATIONS for s in SEEDS],
+}
+
+
+def generate_experiment_cfgs(id: int) -> List[Dict]:
+    """Config dicts of experiment group `id`, one per setting and seed."""
+    if id not in EXPERIMENTS:
+        known = ', '.join(str(k) for k in sorted(EXPERIMENTS))
+        raise UserError(f'unknown experiment id {id}; known ids: {known} '
+                        '(see experiments.py)')
+    return EXPERIMENTS[id]()

@@ -1,0 +1,244 @@
+"""Pseudo-label filtering (PLF) of PCPR: per-pixel weights for the teacher's target pseudo-labels.
+
+MIC weights every target pixel with one scalar, the confidence quality `q`. PLF multiplies it by
+two per-pixel reliability maps (pcpr-method.md, "Pseudo-label filtering"):
+- scale consistency `m_cons`: do the context (LR) and detail (HR) predictions of HRDA agree?
+- edge weight `m_edge = (1 - E) ** gamma`: pixels near a pseudo-label boundary are less reliable.
+and optionally turns low-weight pixels into ignore. The formulas are free functions; the
+`PseudoLabelFilter` class only wires them to the `plf=dict(...)` config and collects statistics.
+"""
+import inspect
+from typing import Dict, NamedTuple, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mmseg.models.uda.pseudo_labels import pseudo_label_from_logits
+from mmseg.utils.errors import UserError
+
+IGNORE_INDEX = 255
+
+
+def scale_consistency(p_lr: Tensor, p_hr: Optional[Tensor], mode: str = 'hard',
+                      inconsistent_weight: float = 0.0,
+                      hr_valid: Optional[Tensor] = None) -> Tensor:
+    """Agreement of the LR (context) and HR (detail) teacher predictions, per pixel.
+
+    hard: `m = 1` where `argmax p_lr == argmax p_hr`, else `inconsistent_weight`.
+    soft: `m = sum_c min(p_lr_c, p_hr_c)`, the overlap of the two distributions, in [0, 1].
+    Where there is no HR prediction (`p_hr is None`, or `hr_valid` False) `m = 1`: nothing to
+    compare, so the pixel is not penalised.
+
+    Args:
+        p_lr: (B, C, H, W) LR class probabilities (softmax).
+        p_hr: (B, C, H, W) HR class probabilities, or None.
+        mode: 'hard' or 'soft'.
+        inconsistent_weight: weight of disagreeing pixels in hard mode.
+        hr_valid: (B, H, W) bool, where the HR prediction exists; None = everywhere.
+    Returns:
+        (B, H, W) float weights.
+    """
+    ones = p_lr.new_ones(p_lr.shape[0], *p_lr.shape[2:])
+    if p_hr is None:
+        return ones
+    if mode == 'hard':
+        agree = p_lr.argmax(dim=1) == p_hr.argmax(dim=1)
+        m = torch.where(agree, ones, ones * inconsistent_weight)
+    elif mode == 'soft':
+        m = torch.minimum(p_lr, p_hr).sum(dim=1)
+    else:
+        raise ValueError(f"consistency mode must be 'hard' or 'soft', got {mode!r}")
+    if hr_valid is not None:
+        m = torch.where(hr_valid.bool(), m, ones)
+    return m
+
+
+def edge_probability(label: Tensor, radius: int = 3, stride: int = 4,
+                     ignore_index: int = IGNORE_INDEX,
+                     num_classes: Optional[int] = None) -> Tensor:
+    """Fraction of the window's valid pixels whose label differs from the centre's label.
+
+    Computed at the decoder's output stride, where one pixel is one feature: the label is
+    nearest-downsampled by `stride` (`label[:, ::stride, ::stride]`, i.e. F.interpolate 'nearest'
+    when H, W are multiples of `stride`), the statistic is taken over the `(2r+1)^2` window, and
+    the map is nearest-upsampled back (pixel (i, j) takes low-res pixel (i // stride, j // stride)).
+
+        E(x) = #{x' in N(x): y(x') valid, y(x') != y(x)} / #{x' in N(x): y(x') valid}
+
+    N(x) is the window clipped to the image and *includes the centre* x itself, so a valid centre
+    always counts once in the denominator and an isolated pixel gets E = 1 - 1/|valid N(x)|.
+    Ignore-labelled neighbours count in neither term. An ignore-labelled centre has no label to
+    trust and gets E = 1 (so m_edge = 0).
+    Same-class counts come from one sum-pooling call over the one-hot label:
+    `n_same = sum_c onehot_c * pool(onehot)_c`, `n_valid = sum_c pool(onehot)_c`.
+
+    Args:
+        label: (B, H, W) integer labels in [0, num_classes) or `ignore_index`.
+        num_classes: number of classes; None = 1 + the largest valid label (a host sync).
+    Returns:
+        (B, H, W) float in [0, 1].
+    """
+    _, height, width = label.shape
+    low = label[:, ::stride, ::stride]
+    valid = low != ignore_index
+    if num_classes is None:
+        num_classes = int(low[valid].max()) + 1 if bool(valid.any()) else 1
+    # Ignored pixels go to an extra channel that is dropped, so their one-hot row is all zero.
+    index = torch.where(valid, low, torch.full_like(low, num_classes)).long()
+    onehot = torch.zeros(low.shape[0], num_classes + 1, *low.shape[1:], device=label.device)
+    onehot.scatter_(1, index.unsqueeze(1), 1.0)
+    onehot = onehot[:, :num_classes]
+    # divisor_override=1 turns the average into a window sum; zero padding = clipped window.
+    counts = F.avg_pool2d(onehot, kernel_size=2 * radius + 1, stride=1, padding=radius,
+                          divisor_override=1)
+    n_same = (onehot * counts).sum(dim=1)
+    n_valid = counts.sum(dim=1)
+    edge = 1.0 - n_same / n_valid.clamp_min(1.0)
+    edge = torch.where(valid, edge, torch.ones_like(edge))
+    rows = torch.arange(height, device=label.device) // stride
+    cols = torch.arange(width, device=label.device) // stride
+    return edge[:, rows][:, :, cols]
+
+
+def edge_weight(edge_prob: Tensor, gamma: float) -> Tensor:
+    """`m_edge = (1 - E) ** gamma`, any shape; gamma = 0 switches the edge weighting off."""
+    return (1.0 - edge_prob).pow(gamma)
+
+
+def combine_weights(q: Union[Tensor, float], m_cons: Tensor, m_edge: Tensor,
+                    valid_region: Tensor) -> Tensor:
+    """PLF pixel weight `w = q * m_cons * m_edge * valid_region`.
+
+    Args:
+        q: scalar confidence quality (MIC's pseudo weight: fraction of confident pixels).
+        m_cons, m_edge: (B, H, W) reliability maps.
+        valid_region: (B, H, W) MIC's valid pseudo region (crop margins, ignored top/bottom rows).
+    Returns:
+        (B, H, W) float weights.
+    """
+    return q * m_cons * m_edge * valid_region
+
+
+def apply_drop_below(label: Tensor, weight: Tensor, drop_below: float,
+                     ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Copy of `label` (B, H, W) with `ignore_index` where `weight < drop_below` (strict).
+
+    With drop_below = 0 nothing is dropped (weights are never negative).
+    """
+    return torch.where(weight < drop_below, torch.full_like(label, ignore_index), label)
+
+
+class PLFOutput(NamedTuple):
+    """Result of `PseudoLabelFilter`; unpacks as (label, weight, stats, maps).
+
+    pseudo_label: (B, H, W) long, teacher argmax with dropped pixels set to 255.
+    pseudo_weight: (B, H, W) float, the PLF weight w.
+    stats: scalar tensors named `plf.*` for the log (never `.item()`-ed here).
+    maps: (B, H, W) tensors for FPC and debug images: 'confidence' (max teacher prob),
+        'm_cons', 'edge_prob', 'm_edge', 'reliability' (= m_cons * m_edge).
+    """
+    pseudo_label: Tensor
+    pseudo_weight: Tensor
+    stats: Dict[str, Tensor]
+    maps: Dict[str, Tensor]
+
+
+class PseudoLabelFilter:
+    """Builds PLF pseudo-labels and weights from the teacher's logits (the `plf=dict(...)` cfg).
+
+    Args:
+        use_consistency: multiply by the LR/HR scale-consistency map `m_cons`.
+        consistency_mode: 'hard' (argmax agreement) or 'soft' (distribution overlap).
+        inconsistent_weight: hard-mode weight of pixels where LR and HR disagree.
+        use_edge: multiply by the edge weight `m_edge`.
+        edge_radius: r of the (2r+1)^2 edge window, in feature pixels.
+        edge_gamma: exponent of `m_edge = (1 - E) ** gamma`.
+        edge_stride: output stride of the decoder at which E is computed.
+        drop_below: pixels with w < drop_below become ignore (255) in the pseudo-label.
+        plf_on_masked: read by the UDA loop: the MIC masked loss uses the PLF weights too.
+    """
+
+    def __init__(self, use_consistency: bool = True, consistency_mode: str = 'hard',
+                 inconsistent_weight: float = 0.0, use_edge: bool = True, edge_radius: int = 3,
+                 edge_gamma: float = 1.0, edge_stride: int = 4, drop_below: float = 0.0,
+                 plf_on_masked: bool = True):
+        if consistency_mode not in ('hard', 'soft'):
+            raise UserError(f"uda.plf.consistency_mode must be 'hard' or 'soft', "
+                            f'got {consistency_mode!r}')
+        self.use_consistency = use_consistency
+        self.consistency_mode = consistency_mode
+        self.inconsistent_weight = inconsistent_weight
+        self.use_edge = use_edge
+        self.edge_radius = edge_radius
+        self.edge_gamma = edge_gamma
+        self.edge_stride = edge_stride
+        self.drop_below = drop_below
+        self.plf_on_masked = plf_on_masked
+
+    @classmethod
+    def from_cfg(cls, cfg: dict) -> 'PseudoLabelFilter':
+        """Build from `uda.plf`; an unknown key is a UserError naming it and the known keys."""
+        known = list(inspect.signature(cls).parameters)
+        unknown = sorted(set(cfg) - set(known))
+        if unknown:
+            raise UserError(f'unknown key(s) in uda.plf: {", ".join(unknown)}; '
+                            f'known keys: {", ".join(known)}')
+        return cls(**cfg)
+
+    def __call__(self, fused: Tensor, lr: Optional[Tensor], hr: Optional[Tensor],
+                 q: Tensor, valid_region: Optional[Tensor] = None,
+                 hr_valid: Optional[Tensor] = None, gt: Optional[Tensor] = None) -> PLFOutput:
+        """Filter the teacher's pseudo-label.
+
+        Args:
+            fused, lr, hr: (B, C, H, W) teacher logits at label resolution (lr/hr None for a
+                non-HRDA segmentor: then m_cons = 1).
+            q: scalar tensor, MIC's confidence quality.
+            valid_region: (B, H, W) MIC's valid pseudo region; None = everywhere.
+            hr_valid: (B, H, W) bool, where `hr` exists; None = everywhere.
+            gt: (B, H, W) or (B, 1, H, W) target labels, only to log pseudo-label accuracy.
+        """
+        confidence, label = pseudo_label_from_logits(fused)
+        ones = torch.ones_like(confidence)
+        m_cons = ones
+        if self.use_consistency and lr is not None and hr is not None:
+            m_cons = scale_consistency(torch.softmax(lr.detach(), dim=1),
+                                       torch.softmax(hr.detach(), dim=1),
+                                       self.consistency_mode, self.inconsistent_weight, hr_valid)
+        edge_prob, m_edge = torch.zeros_like(confidence), ones
+        if self.use_edge:
+            edge_prob = edge_probability(label, self.edge_radius, self.edge_stride,
+                                         num_classes=fused.shape[1])
+            m_edge = edge_weight(edge_prob, self.edge_gamma)
+        weight = combine_weights(q, m_cons, m_edge, ones if valid_region is None else valid_region)
+        filtered = apply_drop_below(label, weight, self.drop_below)
+        stats = self._stats(q, weight, m_cons, m_edge, label, gt)
+        maps = dict(confidence=confidence, m_cons=m_cons, edge_prob=edge_prob, m_edge=m_edge,
+                    reliability=m_cons * m_edge)
+        return PLFOutput(filtered, weight, stats, maps)
+
+    def _stats(self, q: Tensor, weight: Tensor, m_cons: Tensor, m_edge: Tensor, label: Tensor,
+               gt: Optional[Tensor]) -> Dict[str, Tensor]:
+        """Log values. A pixel is *kept* if it still trains: w > 0 and w >= drop_below.
+
+        With `gt`, over pixels whose GT is not 255: `acc_before` = accuracy of the unfiltered
+        pseudo-label on all of them, `acc_after` = accuracy on the kept ones (unweighted),
+        `acc_weighted` = sum(w * correct) / sum(w). An empty denominator gives 0.
+        """
+        kept = (weight > 0) & (weight >= self.drop_below)
+        stats = {'plf.q': torch.as_tensor(q, dtype=weight.dtype, device=weight.device),
+                 'plf.kept': kept.float().mean(),
+                 'plf.m_cons': m_cons.mean(),
+                 'plf.m_edge': m_edge.mean()}
+        if gt is not None:
+            gt = gt.reshape(label.shape)
+            labelled = (gt != IGNORE_INDEX).float()
+            correct = (label == gt).float() * labelled
+            kept_labelled = kept.float() * labelled
+            stats['plf.acc_before'] = correct.sum() / labelled.sum().clamp_min(1)
+            stats['plf.acc_after'] = (correct * kept_labelled).sum() \
+                / kept_labelled.sum().clamp_min(1)
+            w = weight * labelled
+            stats['plf.acc_weighted'] = (correct * w).sum() / w.sum().clamp_min(1e-12)
+        return stats

@@ -1,0 +1,63 @@
+"""Teacher pseudo-labels and DACS's scalar confidence weight (facts §4.2 step 4)."""
+from typing import Optional, Tuple
+
+import torch
+
+from mmseg.utils.errors import UserError
+
+
+def pseudo_label_from_logits(logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Softmax over classes, then the per-pixel max.
+
+    Args:
+        logits: (B, C, H, W) teacher logits (detached here).
+    Returns:
+        prob_max (B, H, W) float and label (B, H, W) long.
+    """
+    prob_max, label = torch.max(torch.softmax(logits.detach(), dim=1), dim=1)
+    return prob_max, label
+
+
+def confidence_quality(prob_max: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Fraction of ALL pixels of the batch with prob_max >= threshold, as a 0-dim float tensor.
+
+    MIC's pseudo weight is this one batch-level scalar, computed before any margin masking. The
+    division is done in float64 and rounded once to float32, as MIC's Python division is.
+    """
+    count = (prob_max >= threshold).sum()
+    return (count.double() / prob_max.numel()).float()
+
+
+def pseudo_weight_map(prob_max: torch.Tensor, threshold: Optional[float]) -> torch.Tensor:
+    """The (B, H, W) pseudo weight: `confidence_quality` everywhere; ones if threshold is None."""
+    if threshold is None:
+        return torch.ones_like(prob_max, dtype=torch.float32)
+    return confidence_quality(prob_max, threshold) * torch.ones_like(prob_max, dtype=torch.float32)
+
+
+def filter_valid_pseudo_region(weight: torch.Tensor, valid_pseudo_mask: Optional[torch.Tensor],
+                               ignore_top: int = 0, ignore_bottom: int = 0) -> torch.Tensor:
+    """Zero the pseudo weight where the target image is unreliable.
+
+    Rows [0, ignore_top) and the last `ignore_bottom` rows are zeroed (DAFormer's Cityscapes
+    rectification margins); a loader-provided `valid_pseudo_mask` (MIC's `crop_pseudo_margins`)
+    multiplies the weight. The two methods are exclusive, as MIC asserts.
+
+    Args:
+        weight: (B, H, W) float.
+        valid_pseudo_mask: (B, 1, H, W) 0/1 mask or None.
+    Returns:
+        (B, H, W) float, a new tensor.
+    """
+    if (ignore_top > 0 or ignore_bottom > 0) and valid_pseudo_mask is not None:
+        raise UserError('uda.pseudo_weight_ignore_top/bottom and the target dataset\'s '
+                        'crop_pseudo_margins (valid_pseudo_mask) are both active: set the '
+                        'ignore margins to 0 or remove crop_pseudo_margins.')
+    weight = weight.clone()
+    if ignore_top > 0:
+        weight[:, :ignore_top, :] = 0
+    if ignore_bottom > 0:
+        weight[:, -ignore_bottom:, :] = 0
+    if valid_pseudo_mask is not None:
+        weight = weight * valid_pseudo_mask.squeeze(1)
+    return weight

@@ -1,0 +1,82 @@
+"""A separate EMA teacher producing pseudo-labels (MIC's `EMATeacher`, facts §4.5).
+
+DACS keeps its own teacher; this one exists for MIC ablations whose masked branch uses another
+EMA rate or confidence threshold (`mask_alpha` / `mask_pseudo_threshold` != 'same') and for
+hosts that have no teacher of their own.
+"""
+from copy import deepcopy
+from typing import List, Optional, Tuple
+
+import torch
+from mmcv.parallel import is_module_wrapper
+from timm.layers import DropPath
+from torch import nn
+from torch.nn.modules.dropout import _DropoutNd
+
+from mmseg.models.builder import build_segmentor
+from mmseg.models.uda.ema import step_ema
+from mmseg.models.uda.pseudo_labels import (filter_valid_pseudo_region, pseudo_label_from_logits,
+                                            pseudo_weight_map)
+
+
+def disable_stochastic_layers(model: nn.Module) -> None:
+    """Put dropout and DropPath layers in eval mode, leaving every other layer as it is.
+
+    MIC's teacher otherwise stays in train mode: its BatchNorm layers use batch statistics while
+    pseudo-labelling (facts §4.2 step 4).
+    """
+    for module in model.modules():
+        if isinstance(module, (_DropoutNd, DropPath)):
+            module.training = False
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The segmentor inside an MMDataParallel / MMDistributedDataParallel wrapper, if any."""
+    return model.module if is_module_wrapper(model) else model
+
+
+class EMATeacher(nn.Module):
+    """EMA copy of the student that labels target images.
+
+    Args:
+        use_mask_params: read `mask_alpha` / `mask_pseudo_threshold` (value 'same' falls back to
+            `alpha` / `pseudo_threshold`) instead of the plain keys.
+        cfg: the `uda` config: model, alpha, pseudo_threshold, pseudo_weight_ignore_top,
+            pseudo_weight_ignore_bottom and, with `use_mask_params`, mask_alpha and
+            mask_pseudo_threshold. A pseudo_threshold of None gives a weight of 1 everywhere.
+    """
+
+    def __init__(self, use_mask_params: bool, cfg: dict):
+        super().__init__()
+        prefix = 'mask_' if use_mask_params else ''
+        alpha = cfg[prefix + 'alpha']
+        self.alpha = cfg['alpha'] if alpha == 'same' else alpha
+        threshold = cfg[prefix + 'pseudo_threshold']
+        self.pseudo_threshold = cfg['pseudo_threshold'] if threshold == 'same' else threshold
+        self.psweight_ignore_top = cfg['pseudo_weight_ignore_top']
+        self.psweight_ignore_bottom = cfg['pseudo_weight_ignore_bottom']
+        self.ema_model = build_segmentor(deepcopy(cfg['model']))
+
+    def update_weights(self, model: nn.Module, iteration: int) -> None:
+        """Copy the student at iteration 0, EMA-update it afterwards (`ema.step_ema`)."""
+        step_ema(self.ema_model, unwrap_model(model), iteration, self.alpha)
+
+    @torch.no_grad()
+    def forward(self, target_img: torch.Tensor, target_img_metas: List[dict],
+                valid_pseudo_mask: Optional[torch.Tensor]
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Pseudo-label a target batch.
+
+        Args:
+            target_img: (B, 3, H, W).
+            valid_pseudo_mask: (B, 1, H, W) 0/1 or None.
+        Returns:
+            pseudo_label (B, H, W) long and pseudo_weight (B, H, W) float.
+        """
+        disable_stochastic_layers(self.ema_model)
+        logits = self.ema_model.generate_pseudo_label(target_img, target_img_metas)
+        prob_max, pseudo_label = pseudo_label_from_logits(logits)
+        weight = pseudo_weight_map(prob_max, self.pseudo_threshold)
+        weight = filter_valid_pseudo_region(weight, valid_pseudo_mask, self.psweight_ignore_top,
+                                            self.psweight_ignore_bottom)
+        return pseudo_label, weight
