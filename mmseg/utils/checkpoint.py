@@ -1,0 +1,108 @@
+"""Safe checkpoint reading and loading of segmentor weights from MIC-style files.
+
+Checkpoints are unpickled with `torch.load(weights_only=True)` (tensors and plain containers
+only); anything else needs the user's explicit `--unsafe-load`.
+"""
+import os.path as osp
+import pickle
+from typing import Dict
+
+import torch
+import torch.nn as nn
+
+from .errors import UserError
+from .logger import get_root_logger
+
+# Prefixes of the sub-models in a MIC/DACS UDA checkpoint (reference-facts §9).
+UDA_PREFIXES = ('model.', 'ema_model.', 'imnet_model.')
+_MAX_LISTED_KEYS = 5
+
+
+def safe_load(path: str, unsafe: bool = False) -> dict:
+    """Read a checkpoint file onto the CPU.
+
+    Args:
+        path: the `.pth` file.
+        unsafe: allow arbitrary pickled objects (only for files from a trusted source).
+    Raises:
+        UserError: the file is missing, truncated / not a checkpoint, or needs full unpickling
+            while `unsafe` is False.
+    """
+    if not osp.isfile(path):
+        raise UserError(f'checkpoint file not found: {path}')
+    try:
+        return torch.load(path, map_location='cpu', weights_only=not unsafe)
+    except pickle.UnpicklingError as err:
+        if 'Weights only load failed' in str(err):
+            raise UserError(
+                f'{path} holds pickled Python objects beyond tensors and plain containers and '
+                'was refused (weights_only loading). If you trust its source, rerun with '
+                '--unsafe-load.') from None
+        raise UserError(f'{path} is truncated or not a PyTorch checkpoint ({err})') from None
+    except (RuntimeError, EOFError, KeyError, ValueError) as err:
+        raise UserError(
+            f'{path} is truncated or not a PyTorch checkpoint ({type(err).__name__}: '
+            f'{str(err).splitlines()[0] if str(err) else "unexpected end of file"}); '
+            're-download or re-save it.') from None
+
+
+def _strip_prefix(state_dict: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
+    """Keys starting with `prefix`, with that (anchored) prefix removed; others are dropped."""
+    return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+
+
+def extract_segmentor_state_dict(checkpoint: dict, which: str = 'model') -> Dict[str, torch.Tensor]:
+    """The segmentor weights of a plain or UDA checkpoint.
+
+    Handles a raw state dict, a `state_dict` wrapper, a DataParallel `module.` prefix and MIC's
+    UDA layout, where `which` ('model' = student, as MIC evaluates; 'ema_model' = teacher;
+    'imnet_model') selects one sub-model and the others are dropped. Prefixes are stripped only
+    at the start of a key (MIC's loader used an unanchored regex).
+    """
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
+                  for k, v in state_dict.items()}
+    if any(k.startswith(UDA_PREFIXES) for k in state_dict):
+        if which + '.' not in UDA_PREFIXES:
+            raise UserError(f'which={which!r} must be one of {[p[:-1] for p in UDA_PREFIXES]}')
+        selected = _strip_prefix(state_dict, which + '.')
+        if not selected:
+            raise UserError(f'the UDA checkpoint has no {which!r} weights (no key starts with '
+                            f'{which + "."!r})')
+        return selected
+    if which != 'model':
+        raise UserError(f'which={which!r} needs a UDA checkpoint (keys prefixed '
+                        f'{which + "."!r}), but this is a plain segmentor checkpoint')
+    return state_dict
+
+
+def load_segmentor_checkpoint(model: nn.Module, path: str, which: str = 'model',
+                              unsafe: bool = False) -> dict:
+    """Load segmentor weights from `path` into `model`; return the checkpoint's `meta` or {}.
+
+    Missing keys mean the checkpoint was made for another architecture and raise a UserError;
+    unexpected keys (e.g. the scale-attention head under `--hrda-out LR`) are logged.
+    """
+    checkpoint = safe_load(path, unsafe=unsafe)
+    if not isinstance(checkpoint, dict):
+        raise UserError(f'{path} does not hold a state dict (found {type(checkpoint).__name__})')
+    state_dict = extract_segmentor_state_dict(checkpoint, which)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    if missing:
+        raise UserError(
+            f'{path} does not fit this model (checkpoint of another architecture?): '
+            f'{len(missing)} missing keys, e.g. {missing[:_MAX_LISTED_KEYS]}; the checkpoint '
+            f'has e.g. {list(state_dict)[:_MAX_LISTED_KEYS]}')
+    wrong_shape = [f'{k}: {tuple(v.shape)} vs model {tuple(own[k].shape)}'
+                   for k, v in state_dict.items() if k in own and v.shape != own[k].shape]
+    if wrong_shape:
+        raise UserError(f'{path} does not fit this model (checkpoint of another architecture?): '
+                        f'shape mismatch for {wrong_shape[:_MAX_LISTED_KEYS]}')
+    unexpected = [k for k in state_dict if k not in own]
+    if unexpected:
+        get_root_logger().warning(f'{path}: ignored {len(unexpected)} unexpected keys, e.g. '
+                                  f'{unexpected[:_MAX_LISTED_KEYS]}')
+    model.load_state_dict(state_dict, strict=False)
+    meta = checkpoint.get('meta') if 'state_dict' in checkpoint else None
+    return meta if isinstance(meta, dict) else {}
