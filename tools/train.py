@@ -9,12 +9,13 @@ import time
 if __package__ in (None, ''):  # `python tools/train.py` from the repository root
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mmseg import __version__  # noqa: E402  (first: it checks the mmcv version)
+
 import mmcv  # noqa: E402
 import torch  # noqa: E402
 from mmcv.runner import get_dist_info, init_dist  # noqa: E402
-from mmcv.utils import Config, DictAction, get_git_hash  # noqa: E402
+from mmcv.utils import DictAction, get_git_hash  # noqa: E402
 
-from mmseg import __version__  # noqa: E402
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
 from mmseg.models.builder import build_train_model  # noqa: E402

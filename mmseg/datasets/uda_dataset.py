@@ -31,15 +31,17 @@ class UDADataset:
     Without RCS, index i gives source[i // len(target)] and target[i % len(target)]; with RCS the
     index is ignored: a class c ~ P(c), a source file containing c, and a uniform target item are
     drawn (reference-facts §5.3). The item is the source item plus `target_img`,
-    `target_img_metas`, `valid_pseudo_mask` (if the target has one) and `target_gt_semantic_seg`
-    (if the target pipeline collects `gt_semantic_seg`).
+    `target_img_metas`, `valid_pseudo_mask` (if the target has one) and, only with
+    `debug_gt=True`, `target_gt_semantic_seg` (MIC's target pipelines load the labels, but the
+    UDA step must not see them unless asked to log pseudo-label accuracy).
 
     Built by `build_dataset`, which constructs source/target first.
 
     Args:
         source, target: built datasets with equal CLASSES, PALETTE and ignore_index.
         cfg: the raw config; reads `rare_class_sampling=dict(min_pixels, class_temp,
-            min_crop_ratio)` and `sync_crop_size` ((h, w) common sub-crop of both items).
+            min_crop_ratio)`, `sync_crop_size` ((h, w) common sub-crop of both items) and
+            `debug_gt` (pass the target labels on, for logging only; default False).
     """
 
     def __init__(self, source, target, cfg: dict):
@@ -54,6 +56,7 @@ class UDADataset:
             raise UserError('UDADataset: source and target must share CLASSES, PALETTE and '
                             'ignore_index')
         self.sync_crop_size = cfg.get('sync_crop_size')
+        self.debug_gt = cfg.get('debug_gt', False)
         rcs_cfg = cfg.get('rare_class_sampling')
         self.rcs_enabled = rcs_cfg is not None
         if self.rcs_enabled:
@@ -103,7 +106,7 @@ class UDADataset:
         out = {**s1, 'target_img_metas': s2['img_metas'], 'target_img': s2['img']}
         if 'valid_pseudo_mask' in s2:
             out['valid_pseudo_mask'] = s2['valid_pseudo_mask']
-        if 'gt_semantic_seg' in s2:
+        if self.debug_gt and 'gt_semantic_seg' in s2:
             out['target_gt_semantic_seg'] = s2['gt_semantic_seg']
         return out
 

@@ -10,6 +10,7 @@ from .errors import UserError
 
 _UNEXPECTED = re.compile(r"(?:(\w+): )*__init__\(\) got an unexpected keyword argument '(\w+)'")
 _MISSING = re.compile(r"(\w+): __init__\(\) missing \d+ required positional arguments?: (.+)$")
+_NESTED_PREFIX = re.compile(r'^(?:[A-Z]\w*: )+')
 _NOT_REGISTERED = re.compile(r"^'?(\S+) is not in the (\w+) registry'?$")
 
 
@@ -76,6 +77,10 @@ def build_with_clear_errors(builder, cfg, where):
     """Call `builder(cfg)`; configuration mistakes become one `UserError` naming the key."""
     try:
         return builder(cfg)
+    except UserError as err:
+        # mmcv's registry prefixes every nesting level with 'ClassName: '; the message of a
+        # UserError already names what is wrong.
+        raise UserError(_NESTED_PREFIX.sub('', str(err))) from None
     except (TypeError, KeyError) as err:
         explained = explain_build_error(err, where)
         if explained is None:

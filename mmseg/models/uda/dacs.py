@@ -24,6 +24,7 @@ from ...core.evaluation.class_names import CITYSCAPES_PALETTE
 from ..builder import UDA, build_segmentor
 from ..utils.dacs_transforms import (denorm, draw_strong_parameters, get_class_masks,
                                      get_mean_std, strong_transform)
+from ..utils.dict_prefix import add_prefix
 from ..utils.feature_distance import feature_distance_mask, masked_feat_dist
 from ..utils.visualization import save_debug_grid
 from .ema import step_ema
@@ -32,10 +33,6 @@ from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
                             pseudo_label_from_logits)
 from .teacher_module import disable_stochastic_layers
 from .uda_decorator import UDADecorator, get_module, parse_losses
-
-
-def add_prefix(inputs, prefix):
-    return {f'{prefix}.{name}': value for name, value in inputs.items()}
 
 
 def grad_magnitude(params):

@@ -1,0 +1,91 @@
+"""Evaluation during training: mmcv's eval hooks running this package's test loops.
+
+The runner's model is the UDA wrapper; its test API delegates to the student, so the student is
+what is evaluated (as MIC). With mmcv >= 1.3.8 these hooks must be registered with priority
+'LOW' (after the iteration timer), otherwise the logger fails with KeyError 'data_time'.
+Metrics (`mIoU`, `mAcc`, `aAcc`, `IoU.<class>`, ...) go to `runner.log_buffer`.
+"""
+import os.path as osp
+
+import torch
+import torch.distributed as dist
+from mmcv.runner import DistEvalHook as _DistEvalHook
+from mmcv.runner import EvalHook as _EvalHook
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+class _SegEvalMixin:
+    """What both hooks share: the result mode and logging the metrics of one evaluation."""
+
+    def _set_result_mode(self, efficient_test: bool, pre_eval: bool) -> None:
+        self.efficient_test = efficient_test
+        self.pre_eval = pre_eval and not efficient_test
+
+    def _log_results(self, runner, results: list) -> None:
+        from mmseg.apis.test import remove_efficient_test_files
+        runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
+        key_score = self.evaluate(runner, results)
+        if self.efficient_test:
+            remove_efficient_test_files(results)
+        if self.save_best and key_score:
+            self._save_ckpt(runner, key_score)
+
+
+class EvalHook(_SegEvalMixin, _EvalHook):
+    """Evaluate every `interval` iterations on one process.
+
+    Args:
+        by_epoch (bool): False for the IterBasedRunner of MIC's configs.
+        efficient_test (bool): keep the predictions as .npy files instead of in memory (MIC's
+            option; it disables `pre_eval`).
+        pre_eval (bool): turn each prediction into per-class areas at once (constant memory).
+        **kwargs: mmcv EvalHook arguments (`interval`, `save_best`, ...) and `dataset.evaluate`
+            arguments (`metric='mIoU'`).
+    """
+
+    def __init__(self, *args, by_epoch: bool = False, efficient_test: bool = False,
+                 pre_eval: bool = True, **kwargs):
+        super().__init__(*args, by_epoch=by_epoch, **kwargs)
+        self._set_result_mode(efficient_test, pre_eval)
+
+    def _do_evaluate(self, runner):
+        # Imported here: mmseg.apis imports the training code, which imports these hooks.
+        from mmseg.apis.test import single_gpu_test
+        results = single_gpu_test(runner.model, self.dataloader, show=False,
+                                  efficient_test=self.efficient_test, pre_eval=self.pre_eval)
+        runner.log_buffer.clear()
+        self._log_results(runner, results)
+
+
+class DistEvalHook(_SegEvalMixin, _DistEvalHook):
+    """Evaluate every `interval` iterations with all processes; rank 0 evaluates and logs.
+
+    Args: as `EvalHook`, plus mmcv's `tmpdir` (default `work_dir/.eval_hook`), `gpu_collect`
+    and `broadcast_bn_buffer`.
+    """
+
+    def __init__(self, *args, by_epoch: bool = False, efficient_test: bool = False,
+                 pre_eval: bool = True, **kwargs):
+        super().__init__(*args, by_epoch=by_epoch, **kwargs)
+        self._set_result_mode(efficient_test, pre_eval)
+
+    def _do_evaluate(self, runner):
+        from mmseg.apis.test import multi_gpu_test
+        if self.broadcast_bn_buffer:
+            _broadcast_bn_buffers(runner.model)
+        tmpdir = self.tmpdir or osp.join(runner.work_dir, '.eval_hook')
+        results = multi_gpu_test(runner.model, self.dataloader, tmpdir=tmpdir,
+                                 gpu_collect=self.gpu_collect,
+                                 efficient_test=self.efficient_test, pre_eval=self.pre_eval)
+        runner.log_buffer.clear()
+        if runner.rank == 0:
+            print('\n')
+            self._log_results(runner, results)
+
+
+def _broadcast_bn_buffers(model: torch.nn.Module) -> None:
+    """Give every rank rank 0's BN statistics, which DDP does not synchronise."""
+    for module in model.modules():
+        if isinstance(module, _BatchNorm) and module.track_running_stats:
+            dist.broadcast(module.running_var, 0)
+            dist.broadcast(module.running_mean, 0)

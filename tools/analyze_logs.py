@@ -1,0 +1,132 @@
+"""Plot training curves from mmcv JSON logs (`<work_dir>/<timestamp>.log.json`).
+
+    python tools/analyze_logs.py RUN.log.json [MORE.log.json] \
+        --keys decode.loss_seg mix.decode.loss_seg mIoU --out curves.png
+
+Any numeric key of the train or val lines can be plotted (loss terms, `lr`, `mIoU`, `IoU.<cls>`,
+`plf.*`, `fpc.*`, ...), one panel per key, one line per log.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+if __package__ in (None, ''):  # `python tools/analyze_logs.py` from the repository root
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmseg.utils.errors import UserError  # noqa: E402
+
+Curves = Dict[str, Tuple[List[int], List[float]]]
+# Bookkeeping fields of every log line, not curves.
+NON_CURVE_KEYS = {'mode', 'epoch', 'iter'}
+
+
+def load_json_log(path: str) -> Curves:
+    """Read one log into {key: (iterations, values)}.
+
+    mmcv writes the evaluation line with `iter` = number of evaluated images, right after the
+    training line of the iteration that triggered it, so val values are placed at the iteration
+    of the preceding train line. The first line (run meta, no `mode`) is skipped.
+    """
+    if not osp.isfile(path):
+        raise UserError(f'log file {path} does not exist.')
+    curves: Curves = defaultdict(lambda: ([], []))
+    train_iter = 0
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise UserError(f'{path}:{number} is not a JSON log line ({err}); give the '
+                                '*.log.json file, not the text log.') from err
+            if 'mode' not in entry:
+                continue
+            if entry['mode'] == 'train':
+                train_iter = entry.get('iter', train_iter)
+            x = train_iter if entry['mode'] == 'val' else entry.get('iter', train_iter)
+            for key, value in entry.items():
+                if key in NON_CURVE_KEYS or isinstance(value, bool) \
+                        or not isinstance(value, (int, float)):
+                    continue
+                curves[key][0].append(x)
+                curves[key][1].append(float(value))
+    return dict(curves)
+
+
+def plot_curve(logs: Sequence[Curves], keys: Sequence[str], names: Sequence[str],
+               out: Optional[str] = None, title: Optional[str] = None) -> None:
+    """One panel per key (shared iteration axis), one line per log named by `names`.
+
+    Saves to `out` (any matplotlib format) or shows the figure when `out` is None.
+    """
+    import matplotlib
+    if out is not None:
+        matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(len(keys), 1, sharex=True, squeeze=False,
+                             figsize=(8, 2.5 * len(keys) + 0.5))
+    for ax, key in zip(axes[:, 0], keys):
+        for curves, name in zip(logs, names):
+            xs, ys = curves[key]
+            ax.plot(xs, ys, marker='o' if len(xs) < 20 else None, label=name)
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize='small')
+    axes[-1, 0].set_xlabel('iter')
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if out is None:
+        plt.show()
+    else:
+        fig.savefig(out)
+        print(f'saved {out}')
+    plt.close(fig)
+
+
+def check_keys(logs: Sequence[Curves], paths: Sequence[str], keys: Sequence[str]) -> None:
+    """Every requested key must be in every log; the error lists the keys that are there."""
+    for curves, path in zip(logs, paths):
+        missing = [k for k in keys if k not in curves]
+        if missing:
+            raise UserError(f'{path} has no key {", ".join(missing)}. '
+                            f'Available keys: {", ".join(sorted(curves))}')
+
+
+def parse_args(args):
+    parser = argparse.ArgumentParser(description='Plot curves from mmcv JSON logs')
+    parser.add_argument('json_logs', nargs='+', help='*.log.json files')
+    parser.add_argument('--keys', nargs='+', default=['mIoU'],
+                        help='keys to plot, e.g. decode.loss_seg mIoU')
+    parser.add_argument('--legend', nargs='+', help='one name per log (default: file names)')
+    parser.add_argument('--title', help='figure title')
+    parser.add_argument('--out', help='output image (default: show the figure)')
+    return parser.parse_args(args)
+
+
+def main(args=None):
+    args = parse_args(sys.argv[1:] if args is None else args)
+    names = args.legend or [osp.basename(p) for p in args.json_logs]
+    if len(names) != len(args.json_logs):
+        raise UserError(f'--legend has {len(names)} names for {len(args.json_logs)} logs; '
+                        'give one name per log.')
+    logs = [load_json_log(p) for p in args.json_logs]
+    check_keys(logs, args.json_logs, args.keys)
+    plot_curve(logs, args.keys, names, args.out, args.title)
+
+
+def cli(args=None):
+    """Run `main`, turning user errors into one message on stderr and exit status 1."""
+    try:
+        main(args)
+    except UserError as err:
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    cli()
