@@ -12,6 +12,7 @@ import os
 import sys
 from typing import List, NoReturn, Optional
 
+import mmseg  # noqa: F401  (before mmcv: it silences mmcv's 2.0 notice)
 from mmcv import Config, DictAction
 
 from mmseg.utils.errors import UserError

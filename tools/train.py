@@ -1,6 +1,8 @@
 """Train a segmentor or a UDA method: `python tools/train.py CONFIG [--work-dir DIR] ...`."""
 import argparse
+import contextlib
 import copy
+import logging
 import os
 import os.path as osp
 import sys
@@ -90,6 +92,22 @@ def prepare_config(args):
     return cfg
 
 
+class _DropInitReport(logging.Filter):
+    def filter(self, record):
+        return 'before and after calling `init_weights`' not in record.getMessage()
+
+
+@contextlib.contextmanager
+def quiet_init_report(logger):
+    """Hide mmcv>=1.4's per-parameter initialisation report (thousands of lines for MiT-B5)."""
+    drop = _DropInitReport()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
 def init_distributed(launcher, dist_params):
     """mmcv's `init_dist` on GPUs; on CPU a gloo process group from torchrun's environment.
 
@@ -139,7 +157,8 @@ def main(args=None):
     cfg.model.train_cfg = dict(cfg.model.get('train_cfg') or {})
     cfg.model.train_cfg.update(work_dir=cfg.work_dir, log_config=cfg.log_config)
     model = build_with_clear_errors(build_train_model, cfg, 'model/uda')
-    model.init_weights()
+    with quiet_init_report(logger):
+        model.init_weights()
     logger.info(model)
 
     datasets = [build_with_clear_errors(build_dataset, copy.deepcopy(cfg.data.train),

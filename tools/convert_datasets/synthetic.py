@@ -14,7 +14,7 @@ rasterised with cv2 into an instance map (H, W), and colours/textures are looked
 
 CLI:
     python tools/convert_datasets/synthetic.py OUT_ROOT --num-source 40 --num-target-train 40 \
-        --num-target-val 20 --size 128 256 --seed 0 [--synthia] [--shift-strength 1.0]
+        --num-target-val 20 --size 128 256 --seed 0 [--synthia] [--shift-strength 0.6]
 """
 import argparse
 import dataclasses
@@ -30,7 +30,8 @@ from PIL import Image
 # Cityscapes label ids (cityscapesscripts `labels`); the generator draws in this id space.
 UNLABELED, EGO_VEHICLE, RECT_BORDER, OUT_OF_ROI, STATIC, DYNAMIC, GROUND = 0, 1, 2, 3, 4, 5, 6
 ROAD, SIDEWALK, PARKING, RAIL_TRACK, BUILDING, WALL, FENCE = 7, 8, 9, 10, 11, 12, 13
-GUARD_RAIL, BRIDGE, TUNNEL, POLE, POLEGROUP, TRAFFIC_LIGHT, TRAFFIC_SIGN = 14, 15, 16, 17, 18, 19, 20
+GUARD_RAIL, BRIDGE, TUNNEL, POLE, POLEGROUP = 14, 15, 16, 17, 18
+TRAFFIC_LIGHT, TRAFFIC_SIGN = 19, 20
 VEGETATION, TERRAIN, SKY, PERSON, RIDER, CAR, TRUCK, BUS = 21, 22, 23, 24, 25, 26, 27, 28
 CARAVAN, TRAILER, TRAIN, MOTORCYCLE, BICYCLE = 29, 30, 31, 32, 33
 # Internal id for lane markings: road in GTA/Cityscapes, its own class (22) in Synthia.
@@ -178,10 +179,16 @@ def interpolate_style(a: DomainStyle, b: DomainStyle, t: float) -> DomainStyle:
                        **scalars)
 
 
-def target_style(shift_strength: float = 1.0) -> DomainStyle:
+DEFAULT_SHIFT_STRENGTH = 0.6
+
+
+def target_style(shift_strength: float = DEFAULT_SHIFT_STRENGTH) -> DomainStyle:
     """Target domain: the source look moved `shift_strength` of the way to the Cityscapes look.
 
-    0 gives no appearance gap (only new scenes), 1 the default gap, > 1 a larger one.
+    0: no appearance gap (only new scenes and class frequencies). 0.6 (default): a small CNN
+    trained from scratch on 200 source images of 64x128 reaches about half the mIoU of the same
+    CNN trained on target labels (19 vs 40 on target val). 1: the full Cityscapes look, where
+    that source model collapses (5 vs 39); > 1 extrapolates.
     """
     return interpolate_style(source_style(), cityscapes_look(), shift_strength)
 
@@ -728,7 +735,7 @@ def write_synthia(root: str, num: int, size: Tuple[int, int], seed: int,
 def generate(out_root: str, num_source: int = 8, num_target_train: int = 8,
              num_target_val: int = 4, size: Tuple[int, int] = (128, 256),
              source_size: Optional[Tuple[int, int]] = None, seed: int = 0,
-             shift_strength: float = 1.0, synthia: bool = False,
+             shift_strength: float = DEFAULT_SHIFT_STRENGTH, synthia: bool = False,
              num_synthia: Optional[int] = None) -> Dict[str, str]:
     """Write gta/, cityscapes/ (and synthia/) under out_root; returns the three roots.
 
@@ -760,8 +767,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--source-size', type=int, nargs=2, default=None, metavar=('H', 'W'),
                         help='source (GTA/Synthia) image size (default: --size)')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--shift-strength', type=float, default=1.0,
-                        help='0: target looks like the source; 1: default gap; >1: larger gap')
+    parser.add_argument('--shift-strength', type=float, default=DEFAULT_SHIFT_STRENGTH,
+                        help='appearance gap: 0 none, 0.6 default, 1 full Cityscapes look')
     parser.add_argument('--synthia', action='store_true', help='also write synthia/')
     return parser.parse_args(argv)
 

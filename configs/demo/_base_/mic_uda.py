@@ -10,4 +10,3 @@ uda = dict(
     mask_pseudo_threshold='same',
     mask_lambda=1,
     mask_generator=dict(type='block', mask_ratio=0.7, mask_block_size=16, _delete_=True))
-optimizer_config = None
