@@ -17,6 +17,7 @@ import mmcv  # noqa: E402
 import torch  # noqa: E402
 from mmcv.runner import get_dist_info, init_dist  # noqa: E402
 from mmcv.utils import DictAction, get_git_hash  # noqa: E402
+from mmcv.utils.logging import logger_initialized  # noqa: E402
 
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
@@ -101,11 +102,15 @@ class _DropInitReport(logging.Filter):
 def quiet_init_report(logger):
     """Hide mmcv>=1.4's per-parameter initialisation report (thousands of lines for MiT-B5)."""
     drop = _DropInitReport()
-    logger.addFilter(drop)
+    # mmcv reports through the first logger it initialised, often its own 'mmcv' logger.
+    loggers = {logger, logging.getLogger('mmcv'), *map(logging.getLogger, logger_initialized)}
+    for each in loggers:
+        each.addFilter(drop)
     try:
         yield
     finally:
-        logger.removeFilter(drop)
+        for each in loggers:
+            each.removeFilter(drop)
 
 
 def init_distributed(launcher, dist_params):
