@@ -44,12 +44,15 @@ def test_collated_batch_matches_the_contract(tmp_path):
         assert len(metas) == 2 and set(metas[0]) == set(DEFAULT_META_KEYS)
 
 
-def test_target_gt_is_passed_only_when_the_target_pipeline_collects_it(tmp_path):
-    dataset = build_dataset(_uda_cfg(tmp_path, target_collect=('img', 'gt_semantic_seg'),
-                                     target_pipeline_ann=True))
-    item = dataset[0]
+def test_target_gt_is_passed_only_with_debug_gt(tmp_path):
+    with_labels = dict(target_collect=('img', 'gt_semantic_seg'), target_pipeline_ann=True)
+    item = build_dataset(_uda_cfg(tmp_path, debug_gt=True, **with_labels))[0]
     assert item['target_gt_semantic_seg'].data.shape == (1, 16, 16)
-    assert 'target_gt_semantic_seg' not in build_dataset(_uda_cfg(tmp_path / 'b'))[0]
+    # MIC's target pipelines load the labels too; without debug_gt they stay hidden.
+    assert 'target_gt_semantic_seg' not in build_dataset(_uda_cfg(tmp_path / 'b',
+                                                                  **with_labels))[0]
+    assert 'target_gt_semantic_seg' not in build_dataset(_uda_cfg(tmp_path / 'c',
+                                                                  debug_gt=True))[0]
 
 
 def test_sync_crop_size_crops_source_and_target_alike(tmp_path):
