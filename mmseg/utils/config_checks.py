@@ -8,8 +8,10 @@ from mmcv.utils import Config
 
 from .errors import UserError
 
-_UNEXPECTED = re.compile(r"(?:(\w+): )*__init__\(\) got an unexpected keyword argument '(\w+)'")
-_MISSING = re.compile(r"(\w+): __init__\(\) missing \d+ required positional arguments?: (.+)$")
+# Python >= 3.10 names the class in the message ("DACS.__init__() got ..."); mmcv's registry
+# also prefixes it ("DACS: DACS.__init__() ...").
+_UNEXPECTED = re.compile(r"(?:(\w+)\.)?__init__\(\) got an unexpected keyword argument '(\w+)'")
+_MISSING = re.compile(r"(?:(\w+)\.)?__init__\(\) missing \d+ required positional arguments?: (.+)$")
 _NESTED_PREFIX = re.compile(r'^(?:[A-Z]\w*: )+')
 _NOT_REGISTERED = re.compile(r"^'?(\S+) is not in the (\w+) registry'?$")
 
@@ -39,11 +41,21 @@ def _registered_class(name):
 
 
 def _valid_keys(class_name):
+    """Constructor keys of a registered class, including those it forwards to its bases."""
     cls = _registered_class(class_name)
-    if cls is None:
-        return []
-    return [p for p in inspect.signature(cls.__init__).parameters
-            if p not in ('self', 'args', 'kwargs')]
+    keys = []
+    for klass in (cls.__mro__ if cls is not None else ()):
+        if '__init__' not in vars(klass) or klass.__module__.startswith(('torch', 'mmcv')):
+            continue
+        keys += [p for p in inspect.signature(klass.__init__).parameters
+                 if p not in ('self', 'args', 'kwargs', *keys)]
+    return keys
+
+
+def _receiving_class(message, fallback):
+    """The registered class that got the bad keyword: mmcv's innermost 'Name: ' prefix."""
+    prefixes = re.findall(r'(\w+): ', message.split('__init__()')[0])
+    return prefixes[-1] if prefixes else fallback
 
 
 def explain_build_error(err, where):
@@ -51,7 +63,7 @@ def explain_build_error(err, where):
     message = str(err)
     match = _UNEXPECTED.search(message)
     if isinstance(err, TypeError) and match:
-        class_name, key = match.group(1), match.group(2)
+        class_name, key = _receiving_class(message, match.group(1)), match.group(2)
         valid = _valid_keys(class_name) if class_name else []
         hint = difflib.get_close_matches(key, valid, n=1)
         hint = f" Did you mean '{hint[0]}'?" if hint else ''
