@@ -7,6 +7,7 @@ inherits the chosen config and sets `name`, `work_dir=work_dirs/<exp_name>/<uniq
 import argparse
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import uuid
@@ -30,7 +31,10 @@ def parse_args(args):
                         help='number of GPUs; > 1 launches torchrun with --launcher pytorch')
     parser.add_argument('--resume-from', help='checkpoint to resume from (single config only)')
     parser.add_argument('--auto-resume', action='store_true',
-                        help='resume from the latest checkpoint of the run\'s work dir')
+                        help='continue the newest earlier run of this config that has a '
+                             'checkpoint (its work dir and generated config), else start anew')
+    parser.add_argument('--unsafe-load', action='store_true',
+                        help='allow checkpoints that need full unpickling (trusted files only)')
     parser.add_argument('--dry-run', action='store_true',
                         help='print the resolved config(s) and exit without training')
     parser.add_argument('--debug', action='store_true',
@@ -77,7 +81,7 @@ def debug_overrides(args):
 def generate_runs(args):
     """(child config dict, exp_name) for every run; `_base_` paths are relative to the repo."""
     if args.config:
-        cfg = load_config(args.config)
+        cfg = load_config(args.config, args.cfg_options)  # also checks the override keys
         return [(dict(_base_=[args.config], name=cfg.get('name') or
                       osp.splitext(osp.basename(args.config))[0]),
                  f'{args.machine}-{cfg.get("exp", "basic")}')]
@@ -124,15 +128,38 @@ def train_args(cfg_path, args):
         train += ['--resume-from', args.resume_from]
     if args.auto_resume:
         train += ['--auto-resume']
+    if args.unsafe_load:
+        train += ['--unsafe-load']
     return train
+
+
+def previous_run_config(run_cfg, exp_name):
+    """The generated config of the newest earlier run of `run_cfg` with a checkpoint, or None.
+
+    Run folders are `work_dirs/<exp_name>/<yymmdd_HHMM>_<name>_<5 hex>`, so every
+    `--auto-resume` call would otherwise start a new folder with nothing to resume.
+    """
+    from mmseg.core.runner import find_latest_checkpoint
+    root = osp.join('work_dirs', exp_name)
+    if not osp.isdir(root):
+        return None
+    pattern = re.compile(rf'^\d{{6}}_\d{{4}}_{re.escape(run_cfg["name"])}_[0-9a-f]{{5}}$')
+    for unique in sorted((d for d in os.listdir(root) if pattern.match(d)), reverse=True):
+        cfg_path = osp.join(GEN_CONFIG_DIR, exp_name, f'{unique}.py')
+        if osp.isfile(cfg_path) and find_latest_checkpoint(osp.join(root, unique)):
+            return cfg_path
+    return None
 
 
 def launch(cfg_path, args):
     """Train in-process (as MIC), or under torchrun for several GPUs."""
     if args.gpus > 1:
-        subprocess.run([sys.executable, '-m', 'torch.distributed.run',
-                        f'--nproc_per_node={args.gpus}', 'tools/train.py',
-                        *train_args(cfg_path, args), '--launcher', 'pytorch'], check=True)
+        done = subprocess.run([sys.executable, '-m', 'torch.distributed.run',
+                               f'--nproc_per_node={args.gpus}', 'tools/train.py',
+                               *train_args(cfg_path, args), '--launcher', 'pytorch'])
+        if done.returncode:
+            raise UserError(f'distributed training of {cfg_path} failed (exit status '
+                            f'{done.returncode}); see the messages above.')
         return
     from tools.train import main as train_main
     train_main(train_args(cfg_path, args))
@@ -152,7 +179,9 @@ def main(argv=None):
             finally:
                 os.remove(path)
             continue
-        cfg_path = write_config(child, exp_name)
+        cfg_path = previous_run_config(run_cfg, exp_name) if args.auto_resume else None
+        if cfg_path is None:
+            cfg_path = write_config(child, exp_name)
         print(f'Run config: {cfg_path}', flush=True)
         launch(cfg_path, args)
 

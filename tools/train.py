@@ -20,9 +20,11 @@ from mmcv.utils import DictAction, get_git_hash  # noqa: E402
 from mmcv.utils.logging import logger_initialized  # noqa: E402
 
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
+from mmseg.core.runner import find_latest_checkpoint  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
 from mmseg.models.builder import build_train_model  # noqa: E402
 from mmseg.utils import collect_env, get_root_logger  # noqa: E402
+from mmseg.utils.checkpoint import set_unsafe_load_default  # noqa: E402
 from mmseg.utils.config_checks import build_with_clear_errors, load_config  # noqa: E402
 from mmseg.utils.errors import UserError  # noqa: E402
 
@@ -49,20 +51,14 @@ def parse_args(args):
                         dest='cfg_options', help='override config settings, e.g. uda.alpha=0.99')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument('--unsafe-load', action='store_true',
+                        help='allow checkpoints that need full unpickling (only from a trusted '
+                             'source); by default only tensors and plain containers are read')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(args)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
-
-
-def find_latest_checkpoint(work_dir):
-    """The `iter_N.pth` with the largest N in `work_dir`, or None."""
-    if not osp.isdir(work_dir):
-        return None
-    iters = [int(name[5:-4]) for name in os.listdir(work_dir)
-             if name.startswith('iter_') and name.endswith('.pth') and name[5:-4].isdigit()]
-    return osp.join(work_dir, f'iter_{max(iters)}.pth') if iters else None
 
 
 def prepare_config(args):
@@ -77,11 +73,13 @@ def prepare_config(args):
     if args.load_from is not None:
         cfg.load_from = args.load_from
     if args.resume_from is not None:
-        if not osp.isfile(args.resume_from):
-            raise UserError(f'--resume-from: checkpoint {args.resume_from} does not exist.')
         cfg.resume_from = args.resume_from
     if args.auto_resume and args.resume_from is None:
-        cfg.resume_from = find_latest_checkpoint(cfg.work_dir)
+        # The newest complete iter_N.pth of the work dir; none: a fresh start.
+        cfg.resume_from = find_latest_checkpoint(cfg.work_dir) or cfg.get('resume_from')
+    for key in ('resume_from', 'load_from'):
+        if cfg.get(key) and not osp.isfile(cfg[key]):
+            raise UserError(f'{key}: checkpoint {cfg[key]} does not exist.')
     if args.gpu_ids is not None:
         cfg.gpu_ids = args.gpu_ids
     else:
@@ -128,6 +126,7 @@ def init_distributed(launcher, dist_params):
 
 def main(args=None):
     args = parse_args(sys.argv[1:] if args is None else args)
+    set_unsafe_load_default(args.unsafe_load)
     cfg = prepare_config(args)
 
     if args.launcher == 'none':
@@ -152,6 +151,8 @@ def main(args=None):
     logger.info(f'Distributed training: {distributed}')
     logger.info(f'Config:\n{cfg.pretty_text}')
 
+    # The model's seed is shared by all processes (initial weights are also broadcast from
+    # rank 0); the data stream mixes the rank into every sample's seed (core/runner/data.py).
     seed = args.seed if args.seed is not None else cfg.get('seed')
     if seed is not None:
         logger.info(f'Set random seed to {seed}, deterministic: {args.deterministic}')
@@ -160,7 +161,9 @@ def main(args=None):
     meta = dict(env_info=env_info, seed=seed, exp_name=osp.basename(args.config))
 
     cfg.model.train_cfg = dict(cfg.model.get('train_cfg') or {})
-    cfg.model.train_cfg.update(work_dir=cfg.work_dir, log_config=cfg.log_config)
+    # Only rank 0 writes files (debug images go to train_cfg.work_dir).
+    cfg.model.train_cfg.update(work_dir=cfg.work_dir if rank == 0 else None,
+                               log_config=cfg.log_config)
     model = build_with_clear_errors(build_train_model, cfg, 'model/uda')
     with quiet_init_report(logger):
         model.init_weights()

@@ -1,15 +1,25 @@
-"""Training entry: data loaders, optimizer, mmcv IterBasedRunner and its hooks."""
+"""Training entry: data loaders, optimizer, the (exactly resumable) IterBasedRunner and hooks.
+
+`runner=dict(type='IterBasedRunner', ...)` (MIC's key) runs `SafeIterBasedRunner`
+(mmseg/core/runner): exact resume, atomic checkpoints, safe loading, non-finite step skipping.
+"""
 import random
 import warnings
 
 import numpy as np
 import torch
 from mmcv.parallel import MMDataParallel, MMDistributedDataParallel
-from mmcv.runner import build_optimizer, build_runner
+from mmcv.runner import build_optimizer, build_runner, get_dist_info
 
 from ..core.evaluation import DistEvalHook, EvalHook
+from ..core.runner import broadcast_module_state, build_resumable_dataloader
+from ..core.runner.distributed import gather_objects
+from ..core.runner.nonfinite import NONFINITE_DEFAULT
 from ..datasets import build_dataloader, build_dataset
 from ..utils import get_root_logger
+
+RESUMABLE_RUNNERS = {'IterBasedRunner': 'SafeIterBasedRunner',
+                     'SafeIterBasedRunner': 'SafeIterBasedRunner'}
 
 
 def set_random_seed(seed, deterministic=False):
@@ -41,34 +51,63 @@ def wrap_model(model, distributed):
     return MMDataParallel(model, device_ids=[device])
 
 
-def build_train_dataloader(dataset, cfg, distributed):
+def shared_data_seed(seed):
+    """The config's seed, or one random draw shared by all processes (stored in checkpoints)."""
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    return int(gather_objects(seed)[0])
+
+
+def build_train_dataloader(dataset, cfg, distributed, data_seed, resumable):
+    """`samples_per_gpu` items per process and iteration: the global batch is
+    world_size * samples_per_gpu (each UDA item = one source + one target image)."""
+    if resumable:
+        rank, world_size = get_dist_info()
+        return build_resumable_dataloader(dataset, cfg.data.samples_per_gpu,
+                                          cfg.data.workers_per_gpu, data_seed, rank, world_size)
     return build_dataloader(dataset, cfg.data.samples_per_gpu, cfg.data.workers_per_gpu,
                             num_gpus=1 if distributed else len(cfg.gpu_ids),
                             dist=distributed, seed=cfg.seed, drop_last=True)
 
 
-def train_segmentor(model, dataset, cfg, distributed=False, validate=False, timestamp=None,
-                    meta=None):
-    """Train a segmentor or a UDA model with the IterBasedRunner of mmcv."""
-    logger = get_root_logger(log_level=cfg.log_level)
-    datasets = dataset if isinstance(dataset, (list, tuple)) else [dataset]
-    data_loaders = [build_train_dataloader(ds, cfg, distributed) for ds in datasets]
-
-    model = wrap_model(model, distributed)
-    optimizer = build_optimizer(model, cfg.optimizer)
-
+def runner_config(cfg):
     if cfg.get('runner') is None:
         cfg.runner = {'type': 'IterBasedRunner', 'max_iters': cfg.total_iters}
         warnings.warn('config is now expected to have a `runner` section, please set `runner` '
                       'in your config.', UserWarning)
-    runner = build_runner(cfg.runner, default_args=dict(
-        model=model, batch_processor=None, optimizer=optimizer, work_dir=cfg.work_dir,
-        logger=logger, meta=meta))
+    runner_cfg = dict(cfg.runner)
+    runner_cfg['type'] = RESUMABLE_RUNNERS.get(runner_cfg['type'], runner_cfg['type'])
+    return runner_cfg
+
+
+def train_segmentor(model, dataset, cfg, distributed=False, validate=False, timestamp=None,
+                    meta=None):
+    """Train a segmentor or a UDA model with the (safe) IterBasedRunner."""
+    logger = get_root_logger(log_level=cfg.log_level)
+    runner_cfg = runner_config(cfg)
+    resumable = runner_cfg['type'] == 'SafeIterBasedRunner'
+    data_seed = shared_data_seed(cfg.get('seed'))
+    datasets = dataset if isinstance(dataset, (list, tuple)) else [dataset]
+    data_loaders = [build_train_dataloader(ds, cfg, distributed, data_seed, resumable)
+                    for ds in datasets]
+
+    # Identical weights in every process, whatever each drew at initialisation.
+    broadcast_module_state(model)
+    model = wrap_model(model, distributed)
+    optimizer = build_optimizer(model, cfg.optimizer)
+
+    default_args = dict(model=model, batch_processor=None, optimizer=optimizer,
+                        work_dir=cfg.work_dir, logger=logger, meta=meta)
+    if resumable:
+        default_args.update(data_seed=data_seed,
+                            nonfinite_loss=cfg.get('nonfinite_loss', NONFINITE_DEFAULT))
+    runner = build_runner(runner_cfg, default_args=default_args)
     # UDA methods step the optimizer themselves (MIC sets optimizer_config=None), so no
     # OptimizerHook is registered for them.
     runner.register_training_hooks(cfg.lr_config, cfg.get('optimizer_config'),
                                    cfg.checkpoint_config, cfg.log_config,
-                                   cfg.get('momentum_config', None))
+                                   cfg.get('momentum_config', None),
+                                   custom_hooks_config=cfg.get('custom_hooks', None))
     runner.timestamp = timestamp
 
     if validate:
@@ -77,7 +116,7 @@ def train_segmentor(model, dataset, cfg, distributed=False, validate=False, time
                                           workers_per_gpu=cfg.data.workers_per_gpu,
                                           dist=distributed, shuffle=False)
         eval_cfg = dict(cfg.get('evaluation', {}))
-        eval_cfg['by_epoch'] = cfg.runner['type'] != 'IterBasedRunner'
+        eval_cfg['by_epoch'] = runner_cfg['type'] not in RESUMABLE_RUNNERS.values()
         eval_hook = DistEvalHook if distributed else EvalHook
         # mmcv >= 1.3.8 runs the iteration timer at priority LOW; evaluating after it keeps
         # the logger's `data_time` consistent.

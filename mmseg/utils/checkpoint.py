@@ -5,7 +5,7 @@ only); anything else needs the user's explicit `--unsafe-load`.
 """
 import os.path as osp
 import pickle
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
@@ -16,20 +16,32 @@ from .logger import get_root_logger
 # Prefixes of the sub-models in a MIC/DACS UDA checkpoint (reference-facts §9).
 UDA_PREFIXES = ('model.', 'ema_model.', 'imnet_model.')
 _MAX_LISTED_KEYS = 5
+# Set once by the entry points' `--unsafe-load` flag, so that every reader in the process
+# (resume, --load-from, pretrained backbones) follows the user's choice.
+_unsafe_default = False
 
 
-def safe_load(path: str, unsafe: bool = False) -> dict:
+def set_unsafe_load_default(unsafe: bool) -> None:
+    """Make `safe_load(path)` without an explicit `unsafe` allow full unpickling or not."""
+    global _unsafe_default
+    _unsafe_default = bool(unsafe)
+
+
+def safe_load(path: str, unsafe: Optional[bool] = None) -> dict:
     """Read a checkpoint file onto the CPU.
 
     Args:
         path: the `.pth` file.
-        unsafe: allow arbitrary pickled objects (only for files from a trusted source).
+        unsafe: allow arbitrary pickled objects (only for files from a trusted source);
+            None: the process default (False unless the user passed `--unsafe-load`).
     Raises:
         UserError: the file is missing, truncated / not a checkpoint, or needs full unpickling
             while `unsafe` is False.
     """
     if not osp.isfile(path):
         raise UserError(f'checkpoint file not found: {path}')
+    if unsafe is None:
+        unsafe = _unsafe_default
     try:
         return torch.load(path, map_location='cpu', weights_only=not unsafe)
     except pickle.UnpicklingError as err:
@@ -77,7 +89,7 @@ def extract_segmentor_state_dict(checkpoint: dict, which: str = 'model') -> Dict
 
 
 def load_segmentor_checkpoint(model: nn.Module, path: str, which: str = 'model',
-                              unsafe: bool = False) -> dict:
+                              unsafe: Optional[bool] = None) -> dict:
     """Load segmentor weights from `path` into `model`; return the checkpoint's `meta` or {}.
 
     Missing keys mean the checkpoint was made for another architecture and raise a UserError;
@@ -86,7 +98,18 @@ def load_segmentor_checkpoint(model: nn.Module, path: str, which: str = 'model',
     checkpoint = safe_load(path, unsafe=unsafe)
     if not isinstance(checkpoint, dict):
         raise UserError(f'{path} does not hold a state dict (found {type(checkpoint).__name__})')
-    state_dict = extract_segmentor_state_dict(checkpoint, which)
+    load_state_dict_checked(model, extract_segmentor_state_dict(checkpoint, which), path)
+    meta = checkpoint.get('meta') if 'state_dict' in checkpoint else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def load_state_dict_checked(model: nn.Module, state_dict: Dict[str, torch.Tensor],
+                            path: str) -> None:
+    """`model.load_state_dict` that refuses a checkpoint of another architecture.
+
+    Missing keys or shape mismatches raise a UserError naming a few of them; unexpected keys
+    are logged and ignored. Nothing is loaded when the checkpoint is refused.
+    """
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
     if missing:
@@ -104,5 +127,3 @@ def load_segmentor_checkpoint(model: nn.Module, path: str, which: str = 'model',
         get_root_logger().warning(f'{path}: ignored {len(unexpected)} unexpected keys, e.g. '
                                   f'{unexpected[:_MAX_LISTED_KEYS]}')
     model.load_state_dict(state_dict, strict=False)
-    meta = checkpoint.get('meta') if 'state_dict' in checkpoint else None
-    return meta if isinstance(meta, dict) else {}

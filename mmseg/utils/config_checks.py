@@ -4,6 +4,7 @@ import inspect
 import os.path as osp
 import re
 
+import torch
 from mmcv.utils import Config
 
 from .errors import UserError
@@ -13,7 +14,7 @@ from .errors import UserError
 _UNEXPECTED = re.compile(r"(?:(\w+)\.)?__init__\(\) got an unexpected keyword argument '(\w+)'")
 _MISSING = re.compile(r"(?:(\w+)\.)?__init__\(\) missing \d+ required positional arguments?: (.+)$")
 _NESTED_PREFIX = re.compile(r'^(?:[A-Z]\w*: )+')
-_NOT_REGISTERED = re.compile(r"^'?(\S+) is not in the (\w+) registry'?$")
+_NOT_REGISTERED = re.compile(r"^(\S+) is not in the (\w+) registry$")
 
 
 def load_config(path, cfg_options=None):
@@ -26,8 +27,120 @@ def load_config(path, cfg_options=None):
     except (SyntaxError, FileNotFoundError, KeyError, TypeError) as err:
         raise UserError(f'config file {path} could not be read: {err}') from err
     if cfg_options:
+        check_override_keys(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     return cfg
+
+
+# Untyped config sections and the keys they accept besides those already present.
+_SECTION_KEYS = {
+    'data': {'samples_per_gpu', 'workers_per_gpu', 'train', 'val', 'test'},
+    'log_config': {'interval', 'hooks', 'img_interval'},
+    'nonfinite_loss': {'max_consecutive'},
+}
+# Untyped sections built by mmcv as a known class (keyword arguments of that class are valid).
+_SECTION_TYPES = {'checkpoint_config': 'SafeCheckpointHook',
+                  'optimizer_config': 'NonFiniteSkipOptimizerHook'}
+# CheckpointHook passes these on to `runner.save_checkpoint`.
+_EXTRA_KEYS = {'SafeCheckpointHook': {'filename_tmpl', 'create_symlink', 'meta'},
+               'AdamW': {'paramwise_cfg', 'constructor'}, 'SGD': {'paramwise_cfg', 'constructor'}}
+
+
+def _lookup_type(name):
+    """The class registered as `name` in this package's or mmcv's registries, or None."""
+    from mmcv.runner import HOOKS, OPTIMIZERS, RUNNERS
+    import mmseg.core.runner  # noqa: F401  (registers the runner and hooks)
+    from mmseg.datasets.builder import DATASETS, PIPELINES
+    from mmseg.models.builder import MODELS
+    for registry in (MODELS, DATASETS, PIPELINES, RUNNERS, HOOKS, OPTIMIZERS):
+        cls = registry.get(name)
+        if cls is not None:
+            return cls
+    return None
+
+
+def constructor_keys(cls):
+    """Keyword arguments `cls(...)` accepts, following `**kwargs` into the base classes.
+
+    Returns None when that cannot be known: a constructor uses its `**kwargs` itself (pops
+    or forwards them elsewhere) or they reach a base that accepts anything.
+    """
+    keys = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        if klass in (object, torch.nn.Module):
+            return keys
+        params = inspect.signature(init).parameters
+        keys |= {n for n, p in params.items() if n != 'self' and p.kind not in
+                 (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        var_kw = [n for n, p in params.items() if p.kind == p.VAR_KEYWORD]
+        if not var_kw:
+            return keys
+        try:
+            source = inspect.getsource(init)
+        except (OSError, TypeError):
+            return None
+        # `**kwargs` only handed to the base class: 1 use in the signature, 1 in super().
+        if source.count(var_kw[0]) > 2:
+            return None
+    return None
+
+
+def _accepted_keys(section, node):
+    """Keys an override may add to the dict `node` at `section`, or None for any key."""
+    if section in _SECTION_KEYS:
+        return _SECTION_KEYS[section]
+    if section == 'lr_config' and isinstance(node.get('policy'), str):
+        type_name = node['policy'].title() + 'LrUpdaterHook'
+    else:
+        type_name = node.get('type', _SECTION_TYPES.get(section))
+    if not isinstance(type_name, str):
+        return None
+    cls = _lookup_type(type_name)
+    if cls is None:
+        return None
+    keys = constructor_keys(cls)
+    if keys is None:
+        return None
+    return keys | _EXTRA_KEYS.get(type_name, set()) | {'type', 'policy'}
+
+
+def check_override_keys(cfg, options: dict) -> None:
+    """Refuse `--cfg-options` keys that would silently add a misspelt key to the config.
+
+    `a.b.c=v` is refused when `a.b` exists and has no key `c` that its section or type accepts
+    (e.g. `uda.alpah=0.9`); overrides creating a new dict (`a.b` missing) or a new top-level
+    key are accepted.
+    """
+    for dotted in options:
+        parts = dotted.split('.')
+        node = cfg._cfg_dict
+        for depth, key in enumerate(parts):
+            path = '.'.join(parts[:depth + 1])
+            if isinstance(node, (list, tuple)):
+                if not key.isdigit() or int(key) >= len(node):
+                    raise UserError(f'--cfg-options {dotted}: {".".join(parts[:depth])} is a '
+                                    f'list of {len(node)} entries; {key!r} is no valid index.')
+                node = node[int(key)]
+                continue
+            if not isinstance(node, dict):
+                raise UserError(f'--cfg-options {dotted}: {".".join(parts[:depth])} is not a '
+                                f'dict, so it has no key {key!r}.')
+            if key in node:
+                node = node[key]
+                continue
+            if depth == 0:
+                break  # a new top-level key
+            accepted = _accepted_keys(parts[depth - 1], node)
+            if accepted is not None and key not in accepted:
+                known = sorted(set(node) | accepted)
+                hint = difflib.get_close_matches(key, known, n=1)
+                hint = f" Did you mean '{'.'.join(parts[:depth] + hint)}'?" if hint else ''
+                raise UserError(f'--cfg-options {dotted}: the config has no key {path!r}.{hint} '
+                                f'Keys of {".".join(parts[:depth])}: {", ".join(known)}')
+            break
 
 
 def _registered_class(name):
@@ -73,7 +186,8 @@ def explain_build_error(err, where):
     if isinstance(err, TypeError) and match:
         return UserError(f'{match.group(1)} (in {where}) needs the config key(s) '
                          f'{match.group(2)}.')
-    match = _NOT_REGISTERED.search(message.split(': ')[-1].strip())
+    # Nested builds wrap the KeyError's text in quotes once per level.
+    match = _NOT_REGISTERED.search(re.sub(r'[\'"\\]', '', message.split(': ')[-1]).strip())
     if isinstance(err, KeyError) and match:
         from mmseg.models.builder import MODELS
         from mmseg.datasets.builder import DATASETS, PIPELINES

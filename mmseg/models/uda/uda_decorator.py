@@ -1,11 +1,14 @@
 """Base of the UDA methods: wraps a segmentor and does its own optimizer step (as MIC)."""
 from contextlib import nullcontext
 from copy import deepcopy
+from typing import Optional
 
 import torch
 import torch.distributed as dist
 from mmcv.runner import BaseModule
 
+from ...core.runner.nonfinite import BufferSnapshot, grads_finite, losses_finite
+from ...utils.logger import get_root_logger
 from ..builder import build_segmentor
 
 MIXED_PRECISION_DTYPES = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -61,6 +64,8 @@ class UDADecorator(BaseModule):
         self.max_iters = max_iters
         self.mixed_precision = mixed_precision
         self.grad_scaler = torch.amp.GradScaler(enabled=mixed_precision == 'fp16')
+        # Set by the runner from the config's `nonfinite_loss` (see core/runner/nonfinite.py).
+        self.skip_nonfinite = False
 
     def get_model(self):
         return get_module(self.model)
@@ -106,40 +111,94 @@ class UDADecorator(BaseModule):
         """One UDA iteration: the method back-propagates its passes itself, then one step.
 
         MIC configs set `optimizer_config=None`, so mmcv registers no OptimizerHook and this is
-        the only place that touches the optimizer.
+        the only place that touches the optimizer. With `skip_nonfinite`, a step whose loss
+        terms or (averaged) gradients are not finite is dropped: no optimizer step, and the
+        buffers the forward changed (BN statistics, prototype memory) are restored; the
+        returned dict then has `nonfinite=True`. The decision costs one host sync, which the
+        log values share.
         """
         optimizer.zero_grad(set_to_none=True)
+        snapshot = BufferSnapshot(self) if self.skip_nonfinite else None
         log_vars = self(**data_batch)
-        self.sync_gradients()
+        log_vars.pop('loss', None)
+        ok = None
+        if self.skip_nonfinite:
+            ok = losses_finite(log_vars)
+            if not self.grad_scaler.is_enabled():  # fp16: the scaler handles inf gradients
+                ok = ok & grads_finite(self.get_model().parameters()).to(ok.device)
+        ok = self.sync_gradients(ok)
+        floats = self.log_vars_to_floats(dict(log_vars, _ok=ok) if ok is not None else log_vars)
+        outputs = dict(num_samples=len(data_batch['img_metas']))
+        if ok is not None and not floats.pop('_ok'):
+            optimizer.zero_grad(set_to_none=True)
+            snapshot.restore()
+            outputs.update(log_vars=floats, nonfinite=True)
+            return outputs
         if self.grad_scaler.is_enabled():
             self.grad_scaler.step(optimizer)
             self.grad_scaler.update()
         else:
             optimizer.step()
-        log_vars.pop('loss', None)
-        return dict(log_vars=self.log_vars_to_floats(log_vars),
-                    num_samples=len(data_batch['img_metas']))
+        outputs.update(log_vars=floats)
+        return outputs
+
+    def train_state(self) -> dict:
+        """Training counters outside the state dict, for exact resume (plain data)."""
+        state = dict(grad_scaler=self.grad_scaler.state_dict())
+        if hasattr(self, 'local_iter'):
+            state['local_iter'] = int(self.local_iter)
+        return state
+
+    def load_train_state(self, state: Optional[dict], iteration: int) -> None:
+        """Restore `train_state()`; MIC checkpoints have none, then the UDA loop continues at the
+        runner's `iteration` (MIC restarted at 0, re-initialising the EMA teacher)."""
+        state = state or {}
+        if 'grad_scaler' in state and self.grad_scaler.is_enabled():
+            self.grad_scaler.load_state_dict(state['grad_scaler'])
+        if not hasattr(self, 'local_iter'):
+            return
+        if 'local_iter' in state:
+            self.local_iter = int(state['local_iter'])
+        else:
+            get_root_logger().warning(
+                f'the checkpoint has no UDA iteration counter (local_iter; a MIC checkpoint?): '
+                f'continuing the UDA schedules (EMA teacher, warm-ups) at iteration {iteration}')
+            self.local_iter = iteration
 
     def backward(self, loss, retain_graph=False):
         """Back-propagate one pass (scaled when fp16 is on)."""
         self.grad_scaler.scale(loss).backward(retain_graph=retain_graph)
 
-    def sync_gradients(self):
+    def sync_gradients(self, ok: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
         """Average the student's gradients over processes (one bucketed all-reduce).
 
         MIC's step runs several forward/backward pairs inside `train_step`, which DDP's reducer
         does not support; every rank accumulates locally and the sum is reduced once here.
+
+        Args:
+            ok: () bool "this step is finite" of this process, or None; it travels in the same
+                all-reduce, and the result is True only if it was True in every process and the
+                averaged gradients are finite.
+        Returns:
+            The agreed `ok` (None if None was given).
         """
         if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-            return
+            return ok
         grads = [p.grad for p in self.get_model().parameters() if p.grad is not None]
+        if ok is not None:
+            grads.append((~ok).float().reshape(1).to(grads[0].device if grads else ok.device))
         if not grads:
-            return
+            return ok
         flat = torch._utils._flatten_dense_tensors(grads)
         dist.all_reduce(flat)
         flat /= dist.get_world_size()
         for grad, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
             grad.copy_(synced)
+        if ok is None:
+            return None
+        # The appended flag is the fraction of processes with a bad step; a NaN/inf gradient
+        # anywhere makes the (averaged) flat buffer non-finite.
+        return (flat[-1] == 0) & torch.isfinite(flat).all()
 
     @staticmethod
     def log_vars_to_floats(log_vars):

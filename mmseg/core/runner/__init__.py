@@ -1,0 +1,10 @@
+"""Training runtime: exactly resumable runner, safe checkpoints, non-finite step handling."""
+from .checkpoint_files import find_latest_checkpoint
+from .checkpoint_hook import SafeCheckpointHook
+from .data import build_resumable_dataloader
+from .distributed import broadcast_module_state
+from .iter_based_runner import SafeIterBasedRunner
+from .nonfinite import NonFiniteSkipOptimizerHook
+
+__all__ = ['SafeIterBasedRunner', 'SafeCheckpointHook', 'NonFiniteSkipOptimizerHook',
+           'build_resumable_dataloader', 'broadcast_module_state', 'find_latest_checkpoint']
