@@ -20,6 +20,7 @@ from mmcv.utils import DictAction, get_git_hash  # noqa: E402
 from mmcv.utils.logging import logger_initialized  # noqa: E402
 
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
+from mmseg.apis.performance import configure_performance  # noqa: E402
 from mmseg.core.runner import find_latest_checkpoint  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
 from mmseg.models.builder import build_train_model  # noqa: E402
@@ -167,6 +168,7 @@ def main(args=None):
     model = build_with_clear_errors(build_train_model, cfg, 'model/uda')
     with quiet_init_report(logger):
         model.init_weights()
+    configure_performance(model, cfg)
     logger.info(model)
 
     datasets = [build_with_clear_errors(build_dataset, copy.deepcopy(cfg.data.train),

@@ -5,6 +5,7 @@ import torch
 
 from mmseg.ops import resize
 from ..builder import HEADS, build_head
+from ..segmentors.encoder_decoder import windows_cover
 from ..utils.crop_box import Box, crop, scale_box
 from ..utils.dict_prefix import add_prefix
 from .daformer_head import attention_head_cfg
@@ -91,12 +92,12 @@ class HRDAHead(BaseDecodeHead):
         boxes = [scale_box(box, self.os) for box in hr_inp['boxes']]
         h = max(box[1] for box in boxes)
         w = max(box[3] for box in boxes)
+        assert windows_cover(boxes, h, w), 'HR slide tiles do not cover the image'
         preds = tile_logits.new_zeros((batch_size, tile_logits.shape[1], h, w))
         count = tile_logits.new_zeros((batch_size, 1, h, w))
         for i, (y1, y2, x1, x2) in enumerate(boxes):
             preds[:, :, y1:y2, x1:x2] += tile_logits[i * batch_size:(i + 1) * batch_size]
             count[:, :, y1:y2, x1:x2] += 1
-        assert (count == 0).sum() == 0, 'HR slide tiles do not cover the image'
         return None, preds / count
 
     def get_scale_attention(self, lr_inp: Features) -> Union[torch.Tensor, float]:

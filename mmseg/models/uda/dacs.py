@@ -213,7 +213,13 @@ class DACS(UDADecorator):
         src_losses, src_feat = self.source_pass(img, img_metas, gt_semantic_seg)
         src_loss, src_log = parse_losses(src_losses)
         log_vars.update(src_log)
-        self.backward(src_loss, retain_graph=self.enable_fdist)
+        # MIC back-propagates the source loss (keeping the graph) and then the feature
+        # distance, which walks the backbone graph a second time; one backward of the sum
+        # gives the same gradient (up to float summation order) in one walk. MIC's order is
+        # kept only to print the gradient magnitude of the source loss alone.
+        separate_fdist = self.enable_fdist and self.print_grad_magnitude
+        if not self.enable_fdist or separate_fdist:
+            self.backward(src_loss, retain_graph=separate_fdist)
         if self.print_grad_magnitude:
             print_log(f'Seg. Grad.: {grad_magnitude(self.get_model().backbone.parameters())}',
                       'mmseg')
@@ -221,7 +227,7 @@ class DACS(UDADecorator):
         if self.enable_fdist:
             feat_loss, fdist_mask = self.calc_feat_dist(img, gt_semantic_seg, src_feat)
             log_vars['src.loss_imnet_feat_dist'] = feat_loss.detach()
-            self.backward(feat_loss)
+            self.backward(feat_loss if separate_fdist else src_loss + feat_loss)
         del src_feat, src_losses
 
         if self.source_only:
