@@ -16,7 +16,7 @@ from datetime import datetime
 from mmcv.utils import DictAction, get_git_hash
 
 from mmseg.utils.config_checks import load_config
-from mmseg.utils.errors import UserError
+from mmseg.utils.errors import UserError, run_cli
 
 GEN_CONFIG_DIR = 'configs/generated'
 
@@ -187,11 +187,7 @@ def main(argv=None):
 
 
 def cli():
-    try:
-        main()
-    except UserError as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(1)
+    run_cli(main)
 
 
 if __name__ == '__main__':

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 if __package__ in (None, ''):  # `python tools/analyze_logs.py` from the repository root
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmseg.utils.errors import UserError  # noqa: E402
+from mmseg.utils.errors import UserError, run_cli  # noqa: E402
 
 Curves = Dict[str, Tuple[List[int], List[float]]]
 # Bookkeeping fields of every log line, not curves.
@@ -121,11 +121,7 @@ def main(args=None):
 
 def cli(args=None):
     """Run `main`, turning user errors into one message on stderr and exit status 1."""
-    try:
-        main(args)
-    except UserError as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(1)
+    run_cli(main, args)
 
 
 if __name__ == '__main__':

@@ -39,7 +39,7 @@ from mmseg.apis.performance import configure_performance  # noqa: E402
 from mmseg.models.builder import build_segmentor, build_train_model  # noqa: E402
 from mmseg.models.uda.uda_decorator import MIXED_PRECISION_DTYPES  # noqa: E402
 from mmseg.utils.config_checks import build_with_clear_errors, load_config  # noqa: E402
-from mmseg.utils.errors import UserError  # noqa: E402
+from mmseg.utils.errors import UserError, run_cli  # noqa: E402
 
 # 1/8 of the real HRDA sizes (1024 px crops -> 128, 512 px detail crops -> 64, a 1024x2048
 # Cityscapes test image -> 128x256) with the smallest encoder; the decoder keeps its width.
@@ -302,11 +302,7 @@ def run_benchmark(args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        result = run_benchmark(args)
-    except UserError as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(1)
+    result = run_cli(run_benchmark, args)
     print(json.dumps(result), flush=True)
 
 

@@ -26,7 +26,7 @@ from mmseg.apis.test import (multi_gpu_test, remove_efficient_test_files,  # noq
 from mmseg.apis.train import wrap_model  # noqa: E402
 from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg.utils.config_checks import build_with_clear_errors, load_config  # noqa: E402
-from mmseg.utils.errors import UserError  # noqa: E402
+from mmseg.utils.errors import UserError, run_cli  # noqa: E402
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 # --hrda-out: what to change in `model.decode_head` (facts 3.6).
@@ -243,11 +243,7 @@ def main(args=None):
 
 def cli(args=None):
     """Run `main`, turning user errors into one message on stderr and exit status 1."""
-    try:
-        main(args)
-    except UserError as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(1)
+    run_cli(main, args)
 
 
 if __name__ == '__main__':

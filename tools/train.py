@@ -27,7 +27,7 @@ from mmseg.models.builder import build_train_model  # noqa: E402
 from mmseg.utils import collect_env, get_root_logger  # noqa: E402
 from mmseg.utils.checkpoint import set_unsafe_load_default  # noqa: E402
 from mmseg.utils.config_checks import build_with_clear_errors, load_config  # noqa: E402
-from mmseg.utils.errors import UserError  # noqa: E402
+from mmseg.utils.errors import UserError, run_cli  # noqa: E402
 
 
 def parse_args(args):
@@ -185,11 +185,7 @@ def main(args=None):
 
 def cli(args=None):
     """Run `main`, turning user errors into one message on stderr and exit status 1."""
-    try:
-        main(args)
-    except UserError as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(1)
+    run_cli(main, args)
 
 
 if __name__ == '__main__':

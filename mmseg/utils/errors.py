@@ -7,3 +7,13 @@ its message alone, without a stack trace, then exit with status 1.
 
 class UserError(RuntimeError):
     """An error caused by user input; its message names the culprit and the fix."""
+
+
+def run_cli(main, argv=None):
+    """Call `main(argv)`; a `UserError` prints `error: <message>` on stderr and exits with 1."""
+    import sys
+    try:
+        return main(argv)
+    except UserError as err:
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(1)

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from mmseg.utils.errors import UserError
+from mmseg.utils.errors import UserError, run_cli  # noqa: F401 (run_cli: for the scripts)
 
 IGNORE = 255
 NUM_CLASSES = 19
@@ -289,12 +289,3 @@ def base_parser(description: str, path_help: str, gt_dir: str, nproc: int
                         help='map ids missing from the id table to 255 instead of failing')
     return parser
 
-
-def run_cli(main: Callable[[Optional[Sequence[str]]], object],
-            argv: Optional[Sequence[str]] = None) -> None:
-    """Entry point wrapper: a UserError prints its message alone and exits with status 1."""
-    try:
-        main(argv)
-    except UserError as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(1)
