@@ -224,4 +224,9 @@ class PCPR(DACS):
                     row.append((f'Teacher {name.upper()}', teacher[name][j].argmax(0)))
             row += [('Consistency', maps['m_cons'][j]), ('Edge Prob.', maps['edge_prob'][j]),
                     ('Filtered PL', pseudo['label'][j])]
+        if self.fpc_cfg is not None and self._anchor_buffer:
+            labels = torch.cat([anchor_labels for _, anchor_labels, _ in self._anchor_buffer])
+            counts = torch.bincount(labels, minlength=self.num_classes).float()
+            rows[0].append(('Anchors per class (0..C-1)', counts[None],
+                            dict(cmap='viridis', aspect='auto')))
         return rows
