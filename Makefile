@@ -9,7 +9,7 @@ VENV_FLAGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup test test-fast demo clean-demo
+.PHONY: setup test demo
 setup: $(STAMP)
 
 $(STAMP): requirements.txt setup.py

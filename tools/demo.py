@@ -330,12 +330,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
 
 def cli(argv: Optional[Sequence[str]] = None) -> None:
     """Run `main`; a user error prints its message alone and exits with status 1."""
-    from mmseg.utils.errors import UserError
-    try:
-        main(argv)
-    except UserError as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(1)
+    from mmseg.utils.errors import run_cli
+    run_cli(main, argv)
 
 
 if __name__ == '__main__':
