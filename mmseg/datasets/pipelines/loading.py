@@ -1,6 +1,6 @@
 """Image and label loading (MIC: images with cv2 as BGR, labels with Pillow 'unchanged')."""
 import os.path as osp
-from typing import Optional
+from typing import Optional, Tuple
 
 import mmcv
 import numpy as np
@@ -9,11 +9,26 @@ from mmseg.utils.errors import UserError
 from ..builder import PIPELINES
 
 
-def _read_bytes(file_client: mmcv.FileClient, filename: str, what: str) -> bytes:
+def read_image_file(file_client: mmcv.FileClient, prefix: Optional[str], rel: str, what: str,
+                    flag: str, backend: str) -> Tuple[str, np.ndarray]:
+    """Read and decode `prefix/rel`; a missing or corrupt file is a UserError naming it.
+
+    Returns:
+        (filename, decoded array).
+    """
+    filename = osp.join(prefix, rel) if prefix is not None else rel
     try:
-        return file_client.get(filename)
+        img_bytes = file_client.get(filename)
     except FileNotFoundError:
         raise UserError(f'{what} file not found: {filename}') from None
+    try:
+        img = mmcv.imfrombytes(img_bytes, flag=flag, backend=backend)
+    except Exception as e:  # Pillow and other backends raise on corrupt bytes
+        raise UserError(f'cannot decode {what} {filename} ({e}); the file is corrupt or not '
+                        'an image') from None
+    if img is None:  # cv2 returns None on corrupt bytes
+        raise UserError(f'cannot decode {what} {filename}; the file is corrupt or not an image')
+    return filename, img
 
 
 def check_label_ids(label: np.ndarray, filename: str, num_ids: int,
@@ -57,17 +72,9 @@ class LoadImageFromFile:
     def __call__(self, results: dict) -> dict:
         if self.file_client is None:
             self.file_client = mmcv.FileClient(**self.file_client_args)
-        prefix = results.get('img_prefix')
         rel = results['img_info']['filename']
-        filename = osp.join(prefix, rel) if prefix is not None else rel
-        img_bytes = _read_bytes(self.file_client, filename, 'image')
-        try:
-            img = mmcv.imfrombytes(img_bytes, flag=self.color_type, backend=self.imdecode_backend)
-        except Exception as e:  # Pillow and other backends raise on corrupt bytes
-            raise UserError(f'cannot decode image {filename} ({e}); the file is corrupt or not '
-                            'an image') from None
-        if img is None:  # cv2 returns None on corrupt bytes
-            raise UserError(f'cannot decode image {filename}; the file is corrupt or not an image')
+        filename, img = read_image_file(self.file_client, results.get('img_prefix'), rel,
+                                        'image', self.color_type, self.imdecode_backend)
         if self.to_float32:
             img = img.astype(np.float32)
         results['filename'] = filename
@@ -110,15 +117,9 @@ class LoadAnnotations:
     def __call__(self, results: dict) -> dict:
         if self.file_client is None:
             self.file_client = mmcv.FileClient(**self.file_client_args)
-        prefix = results.get('seg_prefix')
-        rel = results['ann_info']['seg_map']
-        filename = osp.join(prefix, rel) if prefix is not None else rel
-        img_bytes = _read_bytes(self.file_client, filename, 'label')
-        try:
-            raw = mmcv.imfrombytes(img_bytes, flag='unchanged', backend=self.imdecode_backend)
-        except Exception as e:
-            raise UserError(f'cannot decode label {filename} ({e}); the file is corrupt or not '
-                            'a PNG') from None
+        filename, raw = read_image_file(self.file_client, results.get('seg_prefix'),
+                                        results['ann_info']['seg_map'], 'label', 'unchanged',
+                                        self.imdecode_backend)
         raw = raw.squeeze()
         if 'label_check' in results:
             check_label_ids(raw, filename, **results['label_check'])
