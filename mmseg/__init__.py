@@ -1,8 +1,12 @@
 """PCPR / MIC(HRDA) segmentation package (import name `mmseg`, as in MIC)."""
+import logging
 import warnings
 
-# mmcv 1.7 announces its 2.0 renaming at import; the message does not concern this code base.
+# mmcv 1.7 announces its 2.0 renaming at import, and the torch C++-extension helper it imports
+# warns on CPU-only machines that no CUDA runtime exists; neither concerns this code base
+# (it compiles nothing).
 warnings.filterwarnings('ignore', message='On January 1, 2023, MMCV will release v2.0.0')
+logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)
 import mmcv  # noqa: E402
 
 from .version import __version__, parse_version_info, version_info
