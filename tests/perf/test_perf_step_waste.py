@@ -8,26 +8,31 @@ from conftest import build_tiny_uda, random_batch
 from mmseg.models.segmentors.encoder_decoder import slide_windows, windows_cover
 
 
-def _source_grads(print_grad_magnitude):
+def _source_grads(joint_fdist_backward):
     random.seed(0)
     np.random.seed(0)
     model = build_tiny_uda()
-    model.print_grad_magnitude = print_grad_magnitude
+    model.joint_fdist_backward = joint_fdist_backward
+    calls = []
+    backward = model.backward
+    model.backward = lambda loss, retain_graph=False: (calls.append(loss),
+                                                       backward(loss, retain_graph))
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(5)
     log_vars = model.forward_train(**random_batch())
     grads = {n: p.grad.clone() for n, p in model.get_model().named_parameters()
              if p.grad is not None}
-    return grads, log_vars
+    return grads, dict(log_vars, backward_calls=len(calls))
 
 
 def test_one_backward_of_source_and_feature_distance_equals_mic_two_backwards():
-    """MIC's order (source backward with retain_graph, then the feature distance) is what the
-    step still runs with `print_grad_magnitude`; the default sums both and walks the graph once."""
-    mic_grads, mic_log = _source_grads(True)
-    grads, log = _source_grads(False)
+    """MIC's order (source backward with retain_graph, then the feature distance) is the
+    default; `joint_fdist_backward` sums both and walks the graph once."""
+    mic_grads, mic_log = _source_grads(False)
+    grads, log = _source_grads(True)
     assert torch.isfinite(log['src.loss_imnet_feat_dist'])
+    assert (mic_log['backward_calls'], log['backward_calls']) == (4, 3)
     assert mic_log['src.loss_imnet_feat_dist'] == log['src.loss_imnet_feat_dist']
     assert grads.keys() == mic_grads.keys()
     for name in grads:

@@ -60,6 +60,9 @@ class DACS(UDADecorator):
         debug_img_interval (int): iterations between debug images (the training log config's
             `img_interval` takes precedence, as in MIC).
         print_grad_magnitude (bool): log the gradient norm of the source pass.
+        joint_fdist_backward (bool): back-propagate the source loss and the feature distance
+            together (one walk of the backbone graph) instead of MIC's two backward calls;
+            the gradient differs only by float summation order. Default False = MIC.
         source_only (bool): train on the source only (no teacher, no mixing).
         mask_mode, mask_alpha, mask_pseudo_threshold, mask_lambda, mask_generator: MIC's masked
             image consistency (see `MaskingConsistencyModule`); `mask_mode=None` turns it off.
@@ -71,7 +74,8 @@ class DACS(UDADecorator):
                  imnet_feature_dist_lambda=0, imnet_feature_dist_classes=None,
                  imnet_feature_dist_scale_min_ratio=None, mix='class', blur=True,
                  color_jitter_strength=0.2, color_jitter_probability=0.2,
-                 debug_img_interval=1000, print_grad_magnitude=False, source_only=False,
+                 debug_img_interval=1000, print_grad_magnitude=False,
+                 joint_fdist_backward=False, source_only=False,
                  mask_mode=None, mask_alpha='same', mask_pseudo_threshold='same', mask_lambda=0,
                  mask_generator=None, mixed_precision=None):
         super().__init__(model, max_iters, mixed_precision=mixed_precision)
@@ -92,6 +96,7 @@ class DACS(UDADecorator):
         log_config = self.train_cfg.get('log_config') or {}
         self.debug_img_interval = log_config.get('img_interval', debug_img_interval)
         self.print_grad_magnitude = print_grad_magnitude
+        self.joint_fdist_backward = joint_fdist_backward
         self.source_only = source_only
         self.enable_masking = mask_mode is not None and not source_only
 
@@ -214,12 +219,12 @@ class DACS(UDADecorator):
         src_loss, src_log = parse_losses(src_losses)
         log_vars.update(src_log)
         # MIC back-propagates the source loss (keeping the graph) and then the feature
-        # distance, which walks the backbone graph a second time; one backward of the sum
-        # gives the same gradient (up to float summation order) in one walk. MIC's order is
-        # kept only to print the gradient magnitude of the source loss alone.
-        separate_fdist = self.enable_fdist and self.print_grad_magnitude
-        if not self.enable_fdist or separate_fdist:
-            self.backward(src_loss, retain_graph=separate_fdist)
+        # distance, which walks the backbone graph a second time. `joint_fdist_backward`
+        # back-propagates their sum in one walk: the same gradient up to float summation order.
+        joint = (self.enable_fdist and self.joint_fdist_backward
+                 and not self.print_grad_magnitude)
+        if not joint:
+            self.backward(src_loss, retain_graph=self.enable_fdist)
         if self.print_grad_magnitude:
             print_log(f'Seg. Grad.: {grad_magnitude(self.get_model().backbone.parameters())}',
                       'mmseg')
@@ -227,7 +232,7 @@ class DACS(UDADecorator):
         if self.enable_fdist:
             feat_loss, fdist_mask = self.calc_feat_dist(img, gt_semantic_seg, src_feat)
             log_vars['src.loss_imnet_feat_dist'] = feat_loss.detach()
-            self.backward(feat_loss if separate_fdist else src_loss + feat_loss)
+            self.backward(src_loss + feat_loss if joint else feat_loss)
         del src_feat, src_losses
 
         if self.source_only:
