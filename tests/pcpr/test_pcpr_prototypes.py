@@ -204,3 +204,14 @@ def test_prototype_buffers_are_saved_and_restored_by_state_dict():
     fresh.load_state_dict(state)
     assert torch.equal(fresh.prototypes, memory.prototypes)
     assert fresh.initialized.tolist() == [True, False]
+
+
+def test_sample_anchors_gives_the_same_draw_with_or_without_num_classes():
+    labels = torch.tensor([0, 0, 1, 1, 1, 3, 255, 3, 3, 0] * 3)
+    preds = torch.tensor([0, 1, 1, 2, 1, 3, 0, 0, 3, 0] * 3)
+    found = sample_anchors(labels, preds, 64, 5, 2, torch.Generator().manual_seed(0))
+    given = sample_anchors(labels, preds, 64, 5, 2, torch.Generator().manual_seed(0),
+                           num_classes=19)
+    assert torch.equal(found, given)
+    assert sample_anchors(torch.full((4,), 255), torch.zeros(4, dtype=torch.long), 8, 4, 1,
+                          num_classes=19).numel() == 0

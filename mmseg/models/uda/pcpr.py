@@ -161,7 +161,7 @@ class PCPR(DACS):
             for i in range(emb.shape[0]):
                 flat_lbl = lbl[i, 0].flatten()
                 idx = sample_anchors(flat_lbl, pred[i].flatten(), per_image, cfg['max_views'],
-                                     cfg['min_views'])
+                                     cfg['min_views'], num_classes=self.num_classes)
                 anchors = emb[i].reshape(-1, emb.shape[-1])[idx]
                 anchor_lbl = flat_lbl[idx]
                 assignment = memory.assign(anchors, anchor_lbl)

@@ -95,7 +95,8 @@ def denoise_labels(label: Tensor, reliability: Tensor, confidence: Tensor, from_
 
 def sample_anchors(labels: Tensor, preds: Tensor, max_samples: int, max_views: int,
                    min_views: int, generator: Optional[torch.Generator] = None,
-                   ignore_index: int = IGNORE_INDEX) -> Tensor:
+                   ignore_index: int = IGNORE_INDEX,
+                   num_classes: Optional[int] = None) -> Tensor:
     """Class-balanced hard/easy anchor sampling (feature enhancement); returns indices.
 
     A pixel is *hard* if the (detached) prediction differs from its label. Classes with fewer
@@ -109,13 +110,15 @@ def sample_anchors(labels: Tensor, preds: Tensor, max_samples: int, max_views: i
         labels: (N,) long labels (255 = not an anchor candidate).
         preds: (N,) long predictions.
         generator: torch.Generator on `labels.device`, for reproducible draws.
+        num_classes: C (labels < C); found from the labels when None.
     Returns:
         (M,) long indices into the N pixels, M <= max_samples, grouped by class.
     """
     valid = labels != ignore_index
-    if not bool(valid.any()):
-        return labels.new_zeros(0)
-    num_classes = int(labels[valid].max()) + 1
+    if num_classes is None:  # two host syncs; callers that know C pass it
+        if not bool(valid.any()):
+            return labels.new_zeros(0)
+        num_classes = int(labels[valid].max()) + 1
     hard = (preds != labels).long()
     group = torch.where(valid, labels * 2 + hard, torch.full_like(labels, 2 * num_classes))
     group_size = torch.bincount(group, minlength=2 * num_classes + 1)
@@ -252,8 +255,9 @@ class PrototypeMemory(nn.Module):
         """
         assignment = torch.full_like(labels, -1)
         anchors = anchors.detach().float()
+        initialized = self.initialized.tolist()  # one host copy instead of one per class
         for cls in labels.unique().tolist():
-            if not bool(self.initialized[cls]):
+            if not initialized[cls]:
                 continue
             members = labels == cls
             scores = anchors[members] @ self.prototypes[cls].t()
