@@ -89,7 +89,7 @@ class PCPR(DACS):
         valid = filter_valid_pseudo_region(torch.ones_like(prob), valid_pseudo_mask,
                                            self.psweight_ignore_top, self.psweight_ignore_bottom)
         out = self.plf(teacher_out['fused'], teacher_out.get('lr'), teacher_out.get('hr'),
-                       quality, valid_region=valid, gt=target_gt)
+                       quality, valid_region=valid, gt=target_gt, pseudo=(prob, label))
         if self.plf.plf_on_masked:
             masked_label, masked_weight = out.pseudo_label, out.pseudo_weight
         else:

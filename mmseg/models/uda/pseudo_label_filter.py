@@ -8,7 +8,7 @@ and optionally turns low-weight pixels into ignore. The formulas are free functi
 `PseudoLabelFilter` class only wires them to the `plf=dict(...)` config and collects statistics.
 """
 import inspect
-from typing import Dict, NamedTuple, Optional, Union
+from typing import Dict, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -188,7 +188,8 @@ class PseudoLabelFilter:
 
     def __call__(self, fused: Tensor, lr: Optional[Tensor], hr: Optional[Tensor],
                  q: Tensor, valid_region: Optional[Tensor] = None,
-                 hr_valid: Optional[Tensor] = None, gt: Optional[Tensor] = None) -> PLFOutput:
+                 hr_valid: Optional[Tensor] = None, gt: Optional[Tensor] = None,
+                 pseudo: Optional[Tuple[Tensor, Tensor]] = None) -> PLFOutput:
         """Filter the teacher's pseudo-label.
 
         Args:
@@ -198,8 +199,9 @@ class PseudoLabelFilter:
             valid_region: (B, H, W) MIC's valid pseudo region; None = everywhere.
             hr_valid: (B, H, W) bool, where `hr` exists; None = everywhere.
             gt: (B, H, W) or (B, 1, H, W) target labels, only to log pseudo-label accuracy.
+            pseudo: `pseudo_label_from_logits(fused)` when the caller has it (saves a softmax).
         """
-        confidence, label = pseudo_label_from_logits(fused)
+        confidence, label = pseudo_label_from_logits(fused) if pseudo is None else pseudo
         ones = torch.ones_like(confidence)
         m_cons = ones
         if self.use_consistency and lr is not None and hr is not None:
