@@ -85,13 +85,15 @@ def test_factor_ranges_follow_strength():
         sample_jitter_factors(1, 0.7)
 
 
-def test_color_jitter_draws_factors_then_randperm_order():
+def test_color_jitter_draws_brightness_contrast_hue_saturation_then_order():
+    """kornia 0.5.8's random_color_jitter_generator draws hue before saturation."""
     data = torch.randn(2, 3, 4, 4)
     torch.manual_seed(5)
     out = color_jitter(0.9, MEAN, STD, data, s=0.2, p=0.2)
     torch.manual_seed(5)
-    b, c, s = (0.8 + torch.rand(2) * 0.4 for _ in range(3))
+    b, c = (0.8 + torch.rand(2) * 0.4 for _ in range(2))
     h = -0.2 + torch.rand(2) * 0.4
+    s = 0.8 + torch.rand(2) * 0.4
     order = torch.randperm(4).tolist()
     img = denorm(data, MEAN, STD)
     ops = {0: lambda x: (x + (b.view(-1, 1, 1, 1) - 1)).clamp(0, 1),

@@ -161,17 +161,26 @@ def apply_color_jitter(img: torch.Tensor, factors: torch.Tensor,
 def sample_jitter_factors(batch_size: int, s: float) -> Tuple[torch.Tensor, List[int]]:
     """kornia 0.5.8 ColorJitter(s, s, s, s) parameters: per-sample factors, one order per call.
 
-    brightness, contrast, saturation ~ U(max(0, 1-s), 1+s), hue ~ U(-s, s), drawn in that order,
-    then the op order torch.randperm(4).
+    brightness, contrast, saturation ~ U(max(0, 1-s), 1+s), hue ~ U(-s, s). kornia draws them in
+    the order brightness, contrast, hue, saturation (not the order of the ops), then the op order
+    torch.randperm(4); the same order here gives MIC's jitter for the same torch seed.
 
     Returns:
-        factors (4, B) and the order as a list of 4 ints.
+        factors (4, B) in op order (brightness, contrast, saturation, hue) and the op order as a
+        list of 4 ints.
     """
     if not 0 <= s <= 0.5:
         raise UserError(f'uda.color_jitter_strength={s}: must be in [0, 0.5] (the hue factor '
                         'is bounded by half a turn).')
-    bounds = [(max(0.0, 1 - s), 1 + s)] * 3 + [(-s, s)]
-    factors = torch.stack([lo + torch.rand(batch_size) * (hi - lo) for lo, hi in bounds])
+
+    def uniform(center: float, lower: float) -> torch.Tensor:
+        # kornia's bounds in float32: s * [-1, 1] + center, clamped; then low + U * (high - low).
+        low, high = (torch.tensor(s) * torch.tensor([-1.0, 1.0]) + center).clamp(min=lower)
+        return low + torch.rand(batch_size) * (high - low)
+
+    brightness, contrast = uniform(1.0, 0.0), uniform(1.0, 0.0)
+    hue, saturation = uniform(0.0, -0.5), uniform(1.0, 0.0)
+    factors = torch.stack((brightness, contrast, saturation, hue))
     return factors, torch.randperm(4).tolist()
 
 
