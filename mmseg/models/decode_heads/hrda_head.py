@@ -23,11 +23,12 @@ class HRDAHead(BaseDecodeHead):
     features)) masked to the HR crop during training (reference-facts §3.2).
 
     Args:
-        single_scale_head: type of the shared head (only 'DAFormerHead').
+        single_scale_head: type of the shared head, 'DAFormerHead' (output stride 4) or
+            'DLV2Head' (DeepLabV2, output stride 8 with a dilated ResNet).
         lr_loss_weight, hr_loss_weight: weights of the extra LR / HR losses; the fused loss gets
             1 - lr_loss_weight - hr_loss_weight.
         scales: [lr_scale, hr_scale] (set by HRDAEncoderDecoder, sorted).
-        attention_embed_dim: channels of the scale-attention decoder.
+        attention_embed_dim: channels of the scale-attention decoder (DAFormerHead only).
         attention_classwise: one attention map per class (else a single map).
         enable_hr_crop: training uses an HR crop (set by HRDAEncoderDecoder).
         hr_slide_inference: inference HR features come as slide tiles (set by the segmentor).
@@ -44,20 +45,31 @@ class HRDAHead(BaseDecodeHead):
                  enable_hr_crop: bool = False, hr_slide_inference: bool = True,
                  fixed_attention: Optional[float] = None, debug_output_attention: bool = False,
                  **kwargs):
-        if single_scale_head != 'DAFormerHead':
-            raise NotImplementedError(f'HRDAHead supports single_scale_head=DAFormerHead, got '
-                                      f'{single_scale_head!r}')
-        kwargs.pop('init_cfg', None)
+        # The single-scale heads get the config as given (init_cfg included, as in MIC).
         head_cfg = dict(kwargs, type=single_scale_head)
-        super().__init__(input_transform='multiple_select', init_cfg=None, **kwargs)
+        kwargs.pop('init_cfg', None)
+        if single_scale_head == 'DAFormerHead':
+            attn_cfg = attention_head_cfg(head_cfg, attention_embed_dim,
+                                          None if attention_classwise else 1)
+            kwargs['input_transform'] = 'multiple_select'
+            output_stride = 4
+        elif single_scale_head == 'DLV2Head':
+            # DeepLabV2 has no decoder to shrink: the attention head is a DLV2Head alike.
+            attn_cfg = dict(head_cfg) if attention_classwise else dict(head_cfg, num_classes=1)
+            kwargs.pop('dilations', None)
+            kwargs['channels'] = 1
+            output_stride = 8
+        else:
+            raise NotImplementedError(f'HRDAHead supports single_scale_head DAFormerHead or '
+                                      f'DLV2Head, got {single_scale_head!r}')
+        super().__init__(init_cfg=None, **kwargs)
         # The wrapped heads classify; this wrapper only fuses their logits.
         del self.conv_seg
         del self.dropout
         self.head = build_head(head_cfg)
         self.scale_attention = None
         if fixed_attention is None:
-            self.scale_attention = build_head(attention_head_cfg(
-                head_cfg, attention_embed_dim, None if attention_classwise else 1))
+            self.scale_attention = build_head(attn_cfg)
         self.fixed_attention = fixed_attention
         self.lr_loss_weight = lr_loss_weight
         self.hr_loss_weight = hr_loss_weight
@@ -65,7 +77,7 @@ class HRDAHead(BaseDecodeHead):
         self.enable_hr_crop = enable_hr_crop
         self.hr_slide_inference = hr_slide_inference
         self.debug_output_attention = debug_output_attention
-        self.os = 4  # output stride of DAFormerHead
+        self.os = output_stride  # of the single-scale head's logits
 
     def forward_features(self, inputs: Features) -> torch.Tensor:
         """Decoder features of ONE scale (B, channels, h, w); scales are fused as logits."""
