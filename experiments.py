@@ -5,10 +5,14 @@
 `exp`, `name_dataset`, ...). Run names are built as MIC builds them, so runs of this
 repository and of MIC line up in one results table.
 
-Ids: 40 HRDA, 80 MIC(HRDA) (both as in the HRDA/MIC papers), 90 PCPR, 91 PCPR ablations.
+Ids (MIC's where they are MIC's groups): 40 HRDA, 80 MIC(HRDA) on four benchmarks (MIC Table 2),
+82 MIC domain study (mask modes, Table 6), 83 MIC ablations (Table 7: without colour
+augmentation, masking, EMA teacher or confidence weight), 84 MIC block size / ratio (Table 8),
+85 supervised training with MIC masking (Table 9), 90 PCPR, 91 PCPR ablations.
 """
 import copy
-from typing import Dict, List, Optional, Tuple
+import itertools
+from typing import Dict, List, Optional, Tuple, Union
 
 from mmseg.utils.errors import UserError
 
@@ -54,6 +58,62 @@ def _clean_name(name: str) -> str:
     return name
 
 
+def mask_settings(mask_mode: str, block_size: int = MASK_BLOCK_SIZE, ratio: float = MASK_RATIO,
+                  alpha: Union[str, float] = 'same',
+                  pseudo_threshold: Union[str, float, None] = 'same',
+                  mask_lambda: float = 1) -> Tuple[dict, str]:
+    """MIC's `uda` keys of the masked image consistency and their run-name part."""
+    uda = dict(
+        mask_mode=mask_mode,
+        mask_alpha=alpha,
+        mask_pseudo_threshold=pseudo_threshold,
+        mask_lambda=mask_lambda,
+        # `_delete_`: the base value is None, which mmcv cannot merge a dict into.
+        mask_generator=dict(
+            type='block',
+            mask_ratio=ratio,
+            mask_block_size=block_size,
+            _delete_=True))
+    name = f'_m{block_size}-{ratio}-'
+    if alpha != 'same':
+        name += f'a{alpha}-'
+    if pseudo_threshold != 'same':
+        name += f'p{pseudo_threshold}-'
+    name += MASK_MODE_ABBR[mask_mode]
+    if mask_lambda != 1:
+        name += f'-w{mask_lambda}'
+    return uda, name
+
+
+def _schedule_and_meta(cfg: Dict, exp_id: int, dataset: str, uda_name: str, decoder: str,
+                       seed: int) -> Dict:
+    """MIC's optimizer, 40k schedule, checkpoint/eval intervals and meta/name keys (MiT-B5)."""
+    cfg.update({
+        'optimizer_config': None,
+        'optimizer': dict(
+            lr=6e-05,
+            paramwise_cfg=dict(
+                custom_keys=dict(
+                    head=dict(lr_mult=10.0),
+                    pos_block=dict(decay_mult=0.0),
+                    norm=dict(decay_mult=0.0)))),
+        'runner': dict(type='IterBasedRunner', max_iters=40000),
+        'checkpoint_config': dict(
+            by_epoch=False, interval=40000, max_keep_ckpts=1),
+        'evaluation': dict(interval=4000, metric='mIoU'),
+        'exp': exp_id,
+        'name_dataset': dataset,
+        'name_architecture': f'{decoder}_mitb5',
+        'name_encoder': 'mitb5',
+        'name_decoder': decoder,
+        'name_uda': uda_name,
+        'name_opt': 'adamw_6e-05_pmTrue_poly10warm_1x2_40k',
+    })
+    cfg['name'] = _clean_name(
+        f'{dataset}_{uda_name}_{decoder}_mitb5_poly10warm_s{seed}')
+    return cfg
+
+
 def hrda_cfg(exp_id: int,
              benchmark: Tuple[str, str, str],
              seed: int,
@@ -82,19 +142,9 @@ def hrda_cfg(exp_id: int,
         data_train['target'] = dict(crop_pseudo_margins=[30, 240, 30, 30])
         uda_name += '_cpl2'
     if mic:
-        uda.update(
-            mask_mode=mask_mode,
-            mask_alpha='same',
-            mask_pseudo_threshold='same',
-            mask_lambda=1,
-            # `_delete_`: the base value is None, which mmcv cannot merge a dict into.
-            mask_generator=dict(
-                type='block',
-                mask_ratio=MASK_RATIO,
-                mask_block_size=MASK_BLOCK_SIZE,
-                _delete_=True))
-        uda_name += f'_m{MASK_BLOCK_SIZE}-{MASK_RATIO}-' \
-                    f'{MASK_MODE_ABBR[mask_mode]}'
+        mask_uda, mask_name = mask_settings(mask_mode)
+        uda.update(mask_uda)
+        uda_name += mask_name
     uda.update(copy.deepcopy(uda_overrides or {}))
     if tag:
         uda_name += f'_{tag}'
@@ -132,31 +182,72 @@ def hrda_cfg(exp_id: int,
                 stride=[512, 512],
                 crop_size=[1024, 1024])),
         'data': dict(samples_per_gpu=2, workers_per_gpu=1, train=data_train),
-        'optimizer_config': None,
-        'optimizer': dict(
-            lr=6e-05,
-            paramwise_cfg=dict(
-                custom_keys=dict(
-                    head=dict(lr_mult=10.0),
-                    pos_block=dict(decay_mult=0.0),
-                    norm=dict(decay_mult=0.0)))),
-        'runner': dict(type='IterBasedRunner', max_iters=40000),
-        'checkpoint_config': dict(
-            by_epoch=False, interval=40000, max_keep_ckpts=1),
-        'evaluation': dict(interval=4000, metric='mIoU'),
-        'exp': exp_id,
-        'name_dataset': dataset,
-        'name_architecture': f'{decoder}_mitb5',
-        'name_encoder': 'mitb5',
-        'name_decoder': decoder,
-        'name_uda': uda_name,
-        'name_opt': 'adamw_6e-05_pmTrue_poly10warm_1x2_40k',
     }
     if uda:
         cfg['uda'] = uda
-    cfg['name'] = _clean_name(
-        f'{dataset}_{uda_name}_{decoder}_mitb5_poly10warm_s{seed}')
-    return cfg
+    return _schedule_and_meta(cfg, exp_id, dataset, uda_name, decoder, seed)
+
+
+def daformer_cfg(exp_id: int, seed: int, mask: Tuple[dict, str],
+                 source: str = 'gta', target: str = 'cityscapes',
+                 uda_base: str = 'dacs_a999_fdthings', rcs: bool = True,
+                 plcrop: bool = True) -> Dict:
+    """One MIC run with MiT-B5 + DAFormer at 512x512 (MIC's ablation setting, ids 83-85).
+
+    Args:
+        mask: (`uda` keys, name part) from `mask_settings`.
+        uda_base: file in `configs/_base_/uda/` ('dacs_srconly' for supervised training).
+        rcs: rare class sampling (T=0.01, min crop ratio 0.5).
+        plcrop: DAFormer's pseudo-label crop (ignore the top 15 / bottom 120 rows).
+    """
+    mask_uda, mask_name = mask
+    uda = copy.deepcopy(mask_uda)
+    data_train = {}
+    uda_name = uda_base
+    if rcs:
+        data_train['rare_class_sampling'] = dict(
+            min_pixels=3000, class_temp=RCS_T, min_crop_ratio=0.5)
+        uda_name += f'_rcs{RCS_T}'
+    if plcrop:
+        uda.update(pseudo_weight_ignore_top=15, pseudo_weight_ignore_bottom=120)
+        uda_name += '_cpl'
+    uda_name += mask_name
+    decoder = 'daformer_sepaspp'
+    cfg = {
+        '_base_': [
+            '_base_/default_runtime.py',
+            '_base_/models/daformer_sepaspp_mitb5.py',
+            f'_base_/datasets/uda_{source}_to_{target}_512x512.py',
+            f'_base_/uda/{uda_base}.py',
+            '_base_/schedules/adamw.py',
+            '_base_/schedules/poly10warm.py',
+        ],
+        # A separate masking teacher needs the larger card (MIC's meta key).
+        'gpu_model': 'NVIDIATITANRTX' if (uda['mask_alpha'], uda['mask_pseudo_threshold'])
+        != ('same', 'same') else 'NVIDIAGeForceRTX2080Ti',
+        'n_gpus': 1,
+        'seed': seed,
+        'model': dict(pretrained='pretrained/mit_b5.pth', backbone=dict(type='mit_b5')),
+        'data': dict(samples_per_gpu=2, workers_per_gpu=1, train=data_train),
+        'uda': uda,
+    }
+    return _schedule_and_meta(cfg, exp_id, f'{source}2{target}', uda_name, decoder, seed)
+
+
+# MIC Table 7 rows beyond the complete method: (mask mode, block size, ratio, alpha, threshold).
+MIC_ABLATIONS = [
+    ('separatetrg', 32, 0.7, 'same', 'same'),  # without colour augmentation
+    ('separatetrgaug', 32, 0, 'same', 'same'),  # without masking
+    ('separatetrgaug', 32, 0.7, 0, 'same'),  # without EMA teacher
+    ('separatetrgaug', 32, 0.7, 'same', None),  # without pseudo-label confidence weight
+]
+# MIC Table 6: mask modes not already run in group 80.
+MIC_DOMAIN_STUDY = [
+    ('gtaHR', 'cityscapesHR', 'separatesrcaug'),
+    ('gtaHR', 'cityscapesHR', 'separateaug'),
+    ('cityscapesHR', 'acdcHR', 'separatesrc'),
+    ('cityscapesHR', 'acdcHR', 'separatetrg'),
+]
 
 
 def _pcpr(exp_id: int, benchmark, seed: int, tag: str = '',
@@ -172,6 +263,22 @@ EXPERIMENTS = {
     # MIC(HRDA) on four benchmarks (MIC paper, Table 2)
     80: lambda: [hrda_cfg(80, b, s)
                  for b in (GTA2CS, SYN2CS, CS2ACDC, CS2DZUR) for s in SEEDS],
+    # MIC domain study: which images the masked consistency uses (MIC paper, Table 6)
+    82: lambda: [hrda_cfg(82, b, s) for b in MIC_DOMAIN_STUDY for s in SEEDS],
+    # MIC ablations on DAFormer GTA->Cityscapes at 512x512 (MIC paper, Table 7)
+    83: lambda: [daformer_cfg(83, s, mask_settings(mode, block, ratio, alpha, threshold))
+                 for (mode, block, ratio, alpha, threshold), s
+                 in itertools.product(MIC_ABLATIONS, SEEDS)],
+    # MIC block size and mask ratio (MIC paper, Table 8); 32 / 0.7 is the complete method
+    84: lambda: [daformer_cfg(84, s, mask_settings('separatetrgaug', block, ratio))
+                 for block, ratio, s in itertools.product((16, 32, 64, 128),
+                                                          (0.3, 0.5, 0.7, 0.9), SEEDS)
+                 if (block, ratio) != (32, 0.7)],
+    # Supervised Cityscapes training with MIC masking on the labelled images (MIC Table 9)
+    85: lambda: [daformer_cfg(85, s, mask_settings('separatesrc', 32, 0.7),
+                              source='cityscapes', target='cityscapes',
+                              uda_base='dacs_srconly', rcs=False, plcrop=False)
+                 for s in SEEDS],
     # PCPR on the benchmarks of configs/pcpr/
     90: lambda: [_pcpr(90, b, s) for b in (GTA2CS, SYN2CS, CS2ACDC)
                  for s in SEEDS],

@@ -18,7 +18,8 @@ def resolve(cfg: dict, tmp_path) -> dict:
     return load(str(path))._cfg_dict.to_dict()
 
 
-@pytest.mark.parametrize('exp_id,count', [(40, 6), (80, 12), (90, 9), (91, 24)])
+@pytest.mark.parametrize('exp_id,count', [(40, 6), (80, 12), (82, 12), (83, 12), (84, 45),
+                                          (85, 3), (90, 9), (91, 24)])
 def test_group_sizes_and_unique_names(exp_id, count):
     cfgs = generate_experiment_cfgs(exp_id)
     assert len(cfgs) == count
@@ -28,7 +29,7 @@ def test_group_sizes_and_unique_names(exp_id, count):
 
 
 def test_unknown_id_lists_the_known_ids():
-    with pytest.raises(UserError, match='known ids: 40, 80, 90, 91'):
+    with pytest.raises(UserError, match='known ids: 40, 80, 82, 83, 84, 85, 90, 91'):
         generate_experiment_cfgs(12345)
 
 
@@ -40,6 +41,46 @@ def test_mic_run_names_follow_mics_scheme():
     assert names[-1] == (
         'csHR2dzurHR_1024x1024_dacs_a999_fdthings_rcs001-20_m64-07-sep_'
         'hrda1-512-01_daformer_sepaspp_sl_mitb5_poly10warm_s2')
+
+
+@pytest.mark.parametrize('exp_id,index,name', [
+    (82, 0, 'gtaHR2csHR_1024x1024_dacs_a999_fdthings_rcs001-20_cpl2_m64-07-spsa_'
+            'hrda1-512-01_daformer_sepaspp_sl_mitb5_poly10warm_s0'),
+    (82, 11, 'csHR2acdcHR_1024x1024_dacs_a999_fdthings_rcs001-20_m64-07-spt_'
+             'hrda1-512-01_daformer_sepaspp_sl_mitb5_poly10warm_s2'),
+    (83, 0, 'gta2cs_dacs_a999_fdthings_rcs001_cpl_m32-07-spt_daformer_sepaspp_mitb5_'
+            'poly10warm_s0'),
+    (83, 3, 'gta2cs_dacs_a999_fdthings_rcs001_cpl_m32-0-spta_daformer_sepaspp_mitb5_'
+            'poly10warm_s0'),
+    (83, 6, 'gta2cs_dacs_a999_fdthings_rcs001_cpl_m32-07-a0-spta_daformer_sepaspp_mitb5_'
+            'poly10warm_s0'),
+    (83, 9, 'gta2cs_dacs_a999_fdthings_rcs001_cpl_m32-07-pN-spta_daformer_sepaspp_mitb5_'
+            'poly10warm_s0'),
+    (84, 0, 'gta2cs_dacs_a999_fdthings_rcs001_cpl_m16-03-spta_daformer_sepaspp_mitb5_'
+            'poly10warm_s0'),
+    (85, 2, 'cs2cs_dacs_srconly_m32-07-sps_daformer_sepaspp_mitb5_poly10warm_s2'),
+])
+def test_mic_ablation_run_names_follow_mics_scheme(exp_id, index, name):
+    """Names written out from MIC's naming rule (experiments.py, config_from_vars)."""
+    assert generate_experiment_cfgs(exp_id)[index]['name'] == name
+
+
+@pytest.mark.parametrize('exp_id,index,key,value', [
+    (83, 6, 'mask_alpha', 0),
+    (83, 9, 'mask_pseudo_threshold', None),
+    (83, 0, 'pseudo_weight_ignore_top', 15),
+    (83, 0, 'pseudo_weight_ignore_bottom', 120),
+    (85, 0, 'source_only', True),
+    (85, 0, 'mask_mode', 'separatesrc'),
+])
+def test_mic_ablation_settings_resolve(exp_id, index, key, value, tmp_path):
+    assert resolve(generate_experiment_cfgs(exp_id)[index], tmp_path)['uda'][key] == value
+
+
+def test_block_size_group_leaves_out_the_complete_method():
+    blocks = {(c['uda']['mask_generator']['mask_block_size'],
+               c['uda']['mask_generator']['mask_ratio']) for c in generate_experiment_cfgs(84)}
+    assert len(blocks) == 15 and (32, 0.7) not in blocks
 
 
 def test_mic_group_covers_four_benchmarks_with_mics_mask_modes():

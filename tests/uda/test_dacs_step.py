@@ -103,3 +103,74 @@ def test_unknown_model_key_is_one_clear_error_naming_it():
     cfg.model.hr_crop_sise = (64, 64)
     with pytest.raises(UserError, match=r"unknown config key 'hr_crop_sise'.*'hr_crop_size'"):
         build_with_clear_errors(build_train_model, cfg, 'model')
+
+
+@pytest.mark.parametrize('overrides, alpha, threshold', [
+    (dict(mask_alpha=0), 0, 0.1),  # MIC Table 7: without EMA teacher
+    (dict(mask_pseudo_threshold=None), 0.999, None),  # without the confidence weight
+])
+def test_masking_teacher_takes_the_uda_value_where_the_other_key_is_same(overrides, alpha,
+                                                                         threshold):
+    model = build(tiny_cfg(**overrides))
+    assert model.mic.teacher is not None
+    assert model.mic.teacher.alpha == alpha
+    assert model.mic.teacher.pseudo_threshold == threshold
+
+
+def test_masking_teacher_without_confidence_weight_gives_weight_one():
+    model = build(tiny_cfg(mask_pseudo_threshold=None))
+    seed_all()
+    model.forward_train(**batch())
+    weight = model.mic.debug_output['pseudo_weight']
+    assert torch.equal(weight, torch.ones_like(weight))
+
+
+def test_source_only_with_masking_trains_the_masked_source_pass_as_mic():
+    """MIC's "supervised training with masking": source_only keeps the masked pass, on the
+    (colour-augmented, block-masked) source images with their labels and no pixel weight."""
+    model = build(tiny_cfg(source_only=True, mask_mode='separatesrc',
+                           imnet_feature_dist_lambda=0))
+    assert not hasattr(model, 'ema_model') and model.mic is not None
+    seed_all()
+    inputs = batch()
+    log_vars = model.forward_train(**inputs)
+    assert [k for k in log_vars if k != 'loss'] == MIC_LOSS_ORDER[:4] + MIC_LOSS_ORDER[-4:]
+    assert torch.equal(model.mic.debug_output['masked_lbl'], inputs['gt_semantic_seg'])
+    assert model.mic.debug_output['masked_seg_weight'] is None
+
+
+def test_feature_distance_over_all_scales_sums_both_scales_with_the_label_cropped():
+    """HRDA feature_scale='all' (MIC, when the detail crop covers the whole crop): the distance
+    of each scale's last stage to the ImageNet model's, the HR one on the source detail crop."""
+    from mmseg.models.utils.crop_box import crop
+    from mmseg.models.utils.feature_distance import feature_distance_mask
+    from mmseg.ops import resize
+
+    cfg = tiny_cfg()
+    cfg.model.feature_scale = 'all'
+    model = build(cfg)
+    with torch.no_grad():
+        for p in model.get_imnet_model().parameters():
+            p.add_(0.01 * torch.randn_like(p))  # the student and the ImageNet copy differ
+    inputs = batch()
+    # Car below a sky strip: every detail crop holds pure car cells, the LR top cells are mixed.
+    inputs['gt_semantic_seg'][:] = 13
+    inputs['gt_semantic_seg'][:, :, :32] = 10
+    seed_all()
+    losses, feat = model.source_pass(inputs['img'], inputs['img_metas'],
+                                     inputs['gt_semantic_seg'])
+    assert len(feat) == 2
+    box = model.get_model().last_train_crop_box
+    loss, _ = model.calc_feat_dist(inputs['img'], inputs['gt_semantic_seg'], feat)
+
+    imnet, gt = model.get_imnet_model(), inputs['gt_semantic_seg']
+    with torch.no_grad():
+        lr_img = resize(inputs['img'], scale_factor=0.5, mode='bilinear', align_corners=False)
+        frozen = [imnet.extract_unscaled_feat(lr_img)[-1],
+                  imnet.extract_unscaled_feat(crop(inputs['img'], box))[-1]]
+    expected = 0
+    for student, ref, label in zip((feat[0][-1], feat[1][-1]), frozen, (gt, crop(gt, box))):
+        mask = feature_distance_mask(label, student.shape[-2:], model.fdist_classes, 0.75, 19)
+        expected = expected + (student - ref).norm(dim=1)[mask[:, 0]].mean()
+    torch.testing.assert_close(loss, model.fdist_lambda * expected)
+    assert torch.isfinite(loss)

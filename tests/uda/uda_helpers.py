@@ -9,22 +9,25 @@ from mmseg.models import build_train_model
 NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 
 
-def tiny_cfg(config='configs/mic/gtaHR2csHR_mic_hrda.py', **uda):
-    """The shipped config with MiT-B0, a 32-channel head and 64 px detail crops."""
-    cfg = Config.fromfile(config)
+def tiny_cfg(config='configs/mic/gtaHR2csHR_mic_hrda.py', keep_mask_generator=False, **uda):
+    """A config (path or loaded `Config`) with MiT-B0, a 32-channel head and, for HRDA, 64 px
+    detail crops; MIC's block mask shrinks to 16 px unless `keep_mask_generator`."""
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg.model.pretrained = None
     cfg.model.backbone = dict(type='mit_b0', style='pytorch')
     head = cfg.model.decode_head
     head.in_channels = [32, 64, 160, 256]
     head.channels = 32
-    head.attention_embed_dim = 32
     head.decoder_params.embed_dims = 32
-    cfg.model.hr_crop_size = (64, 64)
+    if cfg.model.type == 'HRDAEncoderDecoder':
+        head.attention_embed_dim = 32
+        cfg.model.hr_crop_size = (64, 64)
     cfg.model.test_cfg = dict(mode='whole')
     cfg.model.train_cfg = dict()
     # Random weights never reach MIC's 0.968 confidence: a low threshold exercises the weights.
     cfg.uda.pseudo_threshold = 0.1
-    cfg.uda.mask_generator = dict(type='block', mask_ratio=0.7, mask_block_size=16)
+    if not keep_mask_generator:
+        cfg.uda.mask_generator = dict(type='block', mask_ratio=0.7, mask_block_size=16)
     if cfg.uda.get('fpc'):
         cfg.uda.fpc.update(proj_dim=16, proto_start_iter=0, min_views=2, num_prototypes=2)
     cfg.uda.update(uda)

@@ -22,6 +22,7 @@ from mmcv.utils import print_log
 
 from ...core.evaluation.class_names import CITYSCAPES_PALETTE
 from ..builder import UDA, build_segmentor
+from ..utils.crop_box import crop
 from ..utils.dacs_transforms import (denorm, draw_strong_parameters, get_class_masks,
                                      get_mean_std, strong_transform)
 from ..utils.dict_prefix import add_prefix
@@ -63,7 +64,9 @@ class DACS(UDADecorator):
         joint_fdist_backward (bool): back-propagate the source loss and the feature distance
             together (one walk of the backbone graph) instead of MIC's two backward calls;
             the gradient differs only by float summation order. Default False = MIC.
-        source_only (bool): train on the source only (no teacher, no mixing).
+        source_only (bool): train on the source only (no teacher, no mixing). With `mask_mode`
+            set, MIC still runs its masked pass, on the source images and labels (MIC's
+            "supervised training with masking").
         mask_mode, mask_alpha, mask_pseudo_threshold, mask_lambda, mask_generator: MIC's masked
             image consistency (see `MaskingConsistencyModule`); `mask_mode=None` turns it off.
         mixed_precision (str | None): see `UDADecorator`.
@@ -98,14 +101,15 @@ class DACS(UDADecorator):
         self.print_grad_magnitude = print_grad_magnitude
         self.joint_fdist_backward = joint_fdist_backward
         self.source_only = source_only
-        self.enable_masking = mask_mode is not None and not source_only
+        self.enable_masking = mask_mode is not None
 
         if not source_only:
             self.ema_model = build_segmentor(deepcopy(model))
         self.mic = None
         if self.enable_masking:
             self.mic = MaskingConsistencyModule(require_teacher=False, cfg=dict(
-                model=model, max_iters=max_iters, mask_mode=mask_mode, mask_alpha=mask_alpha,
+                model=model, max_iters=max_iters, source_only=source_only, alpha=alpha,
+                pseudo_threshold=pseudo_threshold, mask_mode=mask_mode, mask_alpha=mask_alpha,
                 mask_pseudo_threshold=mask_pseudo_threshold, mask_lambda=mask_lambda,
                 mask_generator=mask_generator, color_jitter_strength=color_jitter_strength,
                 color_jitter_probability=color_jitter_probability,
@@ -123,10 +127,12 @@ class DACS(UDADecorator):
 
     # ------------------------------------------------------------------ steps of one iteration
     def update_teacher(self):
-        """Step 1: copy the student at iteration 0, EMA-average it afterwards."""
-        if self.source_only:
-            return
-        step_ema(self.get_ema_model(), self.get_model(), self.local_iter, self.alpha)
+        """Step 1: copy the student at iteration 0, EMA-average it afterwards.
+
+        MIC's separate masking teacher (if any) is stepped even in source-only training, as MIC
+        does."""
+        if not self.source_only:
+            step_ema(self.get_ema_model(), self.get_model(), self.local_iter, self.alpha)
         if self.mic is not None:
             self.mic.update_weights(self.get_model(), self.local_iter)
 
@@ -148,18 +154,40 @@ class DACS(UDADecorator):
         return losses, losses.pop('features', None)
 
     def calc_feat_dist(self, img, gt_semantic_seg, feat):
-        """ImageNet feature distance on the last backbone stage, restricted to thing classes."""
-        imnet = self.get_imnet_model()
+        """ImageNet feature distance on the last backbone stage, restricted to thing classes.
+
+        HRDA with `feature_scale='all'` (MIC): `feat` holds one feature list per scale; the
+        distance is summed over the scales, the ImageNet model sees the source pass's detail
+        crop and the HR scale's label is cropped to it. Returns the loss and the (first scale's)
+        cell mask for the debug image.
+        """
+        model, imnet = self.get_model(), self.get_imnet_model()
         imnet.eval()
+        if getattr(model, 'feature_scale', None) != 'all':
+            with torch.no_grad(), self.autocast(img.device):
+                feat_imnet = imnet.extract_feat(img)
+            dist, mask = self.feat_dist_one_scale(feat[-1], feat_imnet[-1], gt_semantic_seg)
+            return self.fdist_lambda * dist, mask
+        crop_box = model.last_train_crop_box
         with torch.no_grad(), self.autocast(img.device):
-            feat_imnet = imnet.extract_feat(img)[-1].detach()
-        student = feat[-1]
+            feat_imnet = imnet.extract_feat(img, hr_crop_box=crop_box)
+        total, first_mask = 0, None
+        for scale_idx, (student, frozen) in enumerate(zip(feat, feat_imnet)):
+            gt = gt_semantic_seg
+            if scale_idx >= 1 and crop_box is not None:
+                gt = crop(gt, crop_box)
+            dist, mask = self.feat_dist_one_scale(student[-1], frozen[-1], gt)
+            total = total + dist
+            first_mask = mask if first_mask is None else first_mask
+        return self.fdist_lambda * total, first_mask
+
+    def feat_dist_one_scale(self, student, frozen, gt_semantic_seg):
+        """Masked distance of one (B, C, h, w) student map to the frozen ImageNet map."""
         mask = None
         if self.fdist_classes is not None:
             mask = feature_distance_mask(gt_semantic_seg, student.shape[-2:], self.fdist_classes,
                                          self.fdist_scale_min_ratio, self.num_classes, 255)
-        dist = masked_feat_dist(student.float(), feat_imnet.float(), mask)
-        return self.fdist_lambda * dist, mask
+        return masked_feat_dist(student.float(), frozen.detach().float(), mask), mask
 
     def teacher_predict(self, target_img, target_img_metas):
         """Step 3a: teacher logits on the target image (HRDA: LR + HR slide inference)."""
@@ -180,8 +208,13 @@ class DACS(UDADecorator):
         weight = quality * torch.ones_like(prob)
         weight = filter_valid_pseudo_region(weight, valid_pseudo_mask, self.psweight_ignore_top,
                                             self.psweight_ignore_bottom)
+        log_vars = {}
+        if target_gt is not None:  # debug labels (data.train.debug_gt): the teacher's accuracy
+            gt = target_gt.reshape(label.shape)
+            labelled = gt != 255
+            log_vars['pl.acc'] = ((label == gt) & labelled).sum() / labelled.sum().clamp_min(1)
         return dict(label=label, weight=weight, masked_label=label, masked_weight=weight,
-                    confidence=prob, log_vars={})
+                    confidence=prob, log_vars=log_vars)
 
     def class_mix(self, img, gt_semantic_seg, target_img, pseudo_label, pseudo_weight, params):
         """Step 4a: paste half of the source classes onto the target, then augment strongly."""
@@ -235,20 +268,19 @@ class DACS(UDADecorator):
             self.backward(src_loss + feat_loss if joint else feat_loss)
         del src_feat, src_losses
 
-        if self.source_only:
-            self.local_iter += 1
-            return log_vars
+        pseudo = dict(masked_label=None, masked_weight=None)
+        if not self.source_only:
+            teacher_out = self.teacher_predict(target_img, target_img_metas)
+            pseudo = self.make_pseudo_labels(teacher_out, valid_pseudo_mask,
+                                             target_gt_semantic_seg)
+            log_vars.update(pseudo['log_vars'])
 
-        teacher_out = self.teacher_predict(target_img, target_img_metas)
-        pseudo = self.make_pseudo_labels(teacher_out, valid_pseudo_mask, target_gt_semantic_seg)
-        log_vars.update(pseudo['log_vars'])
-
-        mixed = self.class_mix(img, gt_semantic_seg, target_img, pseudo['label'],
-                               pseudo['weight'], params)
-        mix_loss, mix_log = parse_losses(add_prefix(self.mix_pass(mixed, img_metas, pseudo),
-                                                    'mix'))
-        log_vars.update(mix_log)
-        self.backward(mix_loss)
+            mixed = self.class_mix(img, gt_semantic_seg, target_img, pseudo['label'],
+                                   pseudo['weight'], params)
+            mix_loss, mix_log = parse_losses(add_prefix(self.mix_pass(mixed, img_metas, pseudo),
+                                                        'mix'))
+            log_vars.update(mix_log)
+            self.backward(mix_loss)
 
         if self.enable_masking:
             with self.autocast(img.device):
@@ -259,7 +291,8 @@ class DACS(UDADecorator):
             log_vars.update(masked_log)
             self.backward(masked_loss)
 
-        if self.debug_img_interval and self.local_iter % self.debug_img_interval == 0:
+        if (not self.source_only and self.debug_img_interval
+                and self.local_iter % self.debug_img_interval == 0):
             self.save_debug_images(img, gt_semantic_seg, target_img, pseudo, mixed, fdist_mask,
                                    params)
         self.local_iter += 1
