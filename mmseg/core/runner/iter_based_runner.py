@@ -14,6 +14,8 @@ mmcv's runner:
 - Hooks run with the random generators saved and restored around them, so evaluation or
   logging never shifts the training step's random draws (a resumed run matches an
   uninterrupted one whatever the evaluation interval).
+- The optimizer state follows parameter names (`optimizer_state.py`), so checkpoints written
+  with another module order (MIC's, older ones of ours) resume with every moment in place.
 - Files are read with `safe_load` (weights only unless `--unsafe-load`), written atomically.
 - Non-finite steps are skipped and counted (`nonfinite_loss`, see `nonfinite.py`); running out
   of GPU memory or a data error in a worker becomes a one-line `UserError`.
@@ -32,6 +34,7 @@ from mmseg.utils.errors import UserError
 from .checkpoint_files import atomic_save, link_latest
 from .data import ResumableSampler
 from .nonfinite import NONFINITE_DEFAULT, NonFiniteMonitor
+from .optimizer_state import remap_optimizer_state, writer_parameter_order
 from .rng import get_rng_state, set_rng_state
 
 EXACT_RESUME = 'exact_resume'
@@ -233,8 +236,13 @@ class SafeIterBasedRunner(IterBasedRunner):
         if 'optimizer' not in ckpt:
             self.logger.warning(f'{path} has no optimizer state; AdamW restarts its moments.')
             return
+        named = list(unwrap(self.model).named_parameters())
+        saved_order = writer_parameter_order(extract_uda_state_dict(ckpt['state_dict']),
+                                              [name for name, _ in named])
+        state = remap_optimizer_state(ckpt['optimizer'], saved_order,
+                                      self.optimizer.param_groups, named, path)
         try:
-            self.optimizer.load_state_dict(ckpt['optimizer'])
+            self.optimizer.load_state_dict(state)
         except (ValueError, KeyError) as err:
             raise UserError(f'{path}: the optimizer state does not fit this model/optimizer '
                             f'({err}); was it written with another config?') from None

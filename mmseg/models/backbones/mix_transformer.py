@@ -170,13 +170,16 @@ class MixVisionTransformer(BaseModule):
         self.depths = list(depths)
         self.num_stages = len(depths)
 
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
-        cur = 0
+        # MIC's registration order: the four patch embeddings first, then blocks and norm of
+        # each stage. Parameter positions (optimizer state, the random init draws) follow it.
         for s in range(self.num_stages):
             kernel, stride = (7, 4) if s == 0 else (3, 2)
             chans = in_chans if s == 0 else embed_dims[s - 1]
             self.add_module(f'patch_embed{s + 1}',
                             OverlapPatchEmbed(kernel, stride, chans, embed_dims[s]))
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        cur = 0
+        for s in range(self.num_stages):
             self.add_module(f'block{s + 1}', nn.ModuleList([
                 Block(embed_dims[s], num_heads[s], mlp_ratios[s], qkv_bias, qk_scale, drop_rate,
                       attn_drop_rate, rates[cur + j], sr_ratios[s]) for j in range(depths[s])
