@@ -5,6 +5,8 @@ import pytest
 import torch
 from uda_helpers import batch, build, seed_all, student_grads, tiny_cfg
 
+from mmseg.utils.errors import UserError
+
 PCPR_CONFIG = 'configs/pcpr/gtaHR2csHR_pcpr.py'
 
 
@@ -116,3 +118,53 @@ def test_masked_pass_gets_unfiltered_weights_when_plf_on_masked_is_off(monkeypat
     model.forward_train(**batch())
     # Without the filter the weight is MIC's: one confidence-quality value everywhere.
     assert seen['weight'].unique().numel() == 1
+
+
+def _crop_boxes_of_the_passes(model, monkeypatch):
+    """Record the detail-crop box of every student pass of one iteration."""
+    segmentor = model.get_model()
+    boxes, sample = [], segmentor.sample_hr_crop_box
+
+    def recording(img_h, img_w):
+        boxes.append(sample(img_h, img_w))
+        return boxes[-1]
+    monkeypatch.setattr(segmentor, 'sample_hr_crop_box', recording)
+    return boxes
+
+
+def test_things_crop_policy_centres_the_source_crop_on_a_small_thing(monkeypatch):
+    model = build(tiny_cfg(PCPR_CONFIG, hr_crop_policy='things', hr_crop_classes=[11]))
+    inputs = batch()
+    inputs['gt_semantic_seg'][:] = 0
+    inputs['gt_semantic_seg'][:, :, 100:104, 110:114] = 11  # one small person, bottom right
+    boxes = _crop_boxes_of_the_passes(model, monkeypatch)
+    seed_all()
+    model.forward_train(**inputs)
+    source_box = boxes[0]
+    y1, y2, x1, x2 = source_box
+    assert y1 <= 100 and 104 <= y2 and x1 <= 110 and 114 <= x2
+    # Nearest admissible box to the person: HRDA's largest offset for a margin of 64 with
+    # crop_coord_divisible 8 is 56.
+    assert source_box == (56, 120, 56, 120)
+
+
+def test_entropy_crop_policy_puts_the_mixed_crop_where_the_teacher_is_least_certain(
+        monkeypatch):
+    from mmseg.models.utils.hr_crop_policy import entropy_map, max_score_box
+    model = build(tiny_cfg(PCPR_CONFIG, hr_crop_policy='entropy'))
+    maps = []
+    segmentor = model.get_model()
+    setter = segmentor.set_next_crop_score
+    monkeypatch.setattr(segmentor, 'set_next_crop_score',
+                        lambda policy, score: (maps.append(score), setter(policy, score)))
+    boxes = _crop_boxes_of_the_passes(model, monkeypatch)
+    seed_all()
+    model.forward_train(**batch())
+    assert len(maps) == 1  # the mixed pass only; the source pass keeps HRDA's draw
+    assert boxes[1] == max_score_box(maps[0], (64, 64), segmentor.crop_coord_divisible)
+    assert maps[0].shape == (128, 128) and maps[0].max() > 0
+
+
+def test_unknown_crop_policy_is_one_clear_error():
+    with pytest.raises(UserError, match="hr_crop_policy='center'"):
+        build(tiny_cfg(PCPR_CONFIG, hr_crop_policy='center'))

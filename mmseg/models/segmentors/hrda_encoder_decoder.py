@@ -1,5 +1,5 @@
 """HRDA: a low-resolution context pass and a high-resolution detail pass through one network."""
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -7,6 +7,7 @@ from mmseg.ops import resize
 from ..builder import SEGMENTORS
 from ..utils.crop_box import Box, crop, get_crop_bbox
 from ..utils.dict_prefix import add_prefix
+from ..utils.hr_crop_policy import box_from_score
 from .encoder_decoder import EncoderDecoder, slide_windows
 
 
@@ -53,6 +54,13 @@ class HRDAEncoderDecoder(EncoderDecoder):
         # Box of the last training crop, for feature_scale='all' (per instance; a model
         # extracting features for another one's crop gets the box as `extract_feat` argument).
         self.last_train_crop_box: Optional[Box] = None
+        # (policy, (H, W) score map) for the next training crop only, set by the UDA step
+        # (PCPR's `hr_crop_policy`); None = HRDA's uniform draw.
+        self.next_crop_score: Optional[Tuple[str, torch.Tensor]] = None
+
+    def set_next_crop_score(self, policy: str, score: torch.Tensor) -> None:
+        """Choose the next training pass's detail crop from `score` (see `hr_crop_policy`)."""
+        self.next_crop_score = (policy, score)
 
     def _rescale(self, img: torch.Tensor, scale: float) -> torch.Tensor:
         """Bilinear resize by `scale` (no antialias), without gradient; identity for 1."""
@@ -132,7 +140,17 @@ class HRDAEncoderDecoder(EncoderDecoder):
         }
 
     def sample_hr_crop_box(self, img_h: int, img_w: int) -> Box:
-        """The HR detail crop of one training batch (HRDA: uniform, offsets divisible)."""
+        """The HR detail crop of one training batch (HRDA: uniform, offsets divisible), or the
+        box the score map given by `set_next_crop_score` selects (it is used once)."""
+        hint, self.next_crop_score = self.next_crop_score, None
+        if hint is not None:
+            policy, score = hint
+            if tuple(score.shape) != (img_h, img_w):
+                raise ValueError(f'crop score map {tuple(score.shape)} != HR image '
+                                 f'{(img_h, img_w)}')
+            box = box_from_score(policy, score, self.crop_size, self.crop_coord_divisible)
+            if box is not None:
+                return box
         return get_crop_bbox(img_h, img_w, self.crop_size, self.crop_coord_divisible)
 
     def _forward_train_features(self, img: torch.Tensor):

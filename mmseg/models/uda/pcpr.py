@@ -13,6 +13,8 @@ from ...utils.errors import UserError
 from ..builder import UDA
 from ..losses.prototype_contrast import (proto_loss_weight, prototype_compactness_loss,
                                          prototype_contrast_loss)
+from ..utils.hr_crop_policy import (HR_CROP_POLICIES, SMALL_THING_CLASSES, entropy_map,
+                                    thing_map)
 from .dacs import DACS
 from .prototypes import PrototypeMemory, denoise_labels, downscale_labels, sample_anchors
 from .pseudo_label_filter import PseudoLabelFilter
@@ -47,10 +49,24 @@ class PCPR(DACS):
     Args:
         plf (dict | None): pseudo-label filter options (see `PseudoLabelFilter`); None = off.
         fpc (dict | None): prototype options, keys and defaults in `FPC_DEFAULTS`; None = off.
+        hr_crop_policy (str): HRDA detail crop of the source and mixed passes: 'random' (HRDA),
+            'entropy' (largest teacher entropy over the mixed image's target pixels; the source
+            pass stays random) or 'things' (centred on a pixel of `hr_crop_classes`).
+        hr_crop_classes (sequence[int]): the small thing classes of 'things'.
         **kwargs: the DACS/MIC keys.
     """
 
-    def __init__(self, model, max_iters, plf=None, fpc=None, **kwargs):
+    def __init__(self, model, max_iters, plf=None, fpc=None, hr_crop_policy='random',
+                 hr_crop_classes=SMALL_THING_CLASSES, **kwargs):
+        if hr_crop_policy not in HR_CROP_POLICIES:
+            raise UserError(f'uda.hr_crop_policy={hr_crop_policy!r}: use one of '
+                            f'{", ".join(HR_CROP_POLICIES)}')
+        if hr_crop_policy != 'random' and (model.get('type') != 'HRDAEncoderDecoder'
+                                           or model.get('hr_crop_size') is None):
+            raise UserError(f'uda.hr_crop_policy={hr_crop_policy!r} places HRDA\'s detail crop: '
+                            'it needs model.type=HRDAEncoderDecoder with an hr_crop_size.')
+        self.hr_crop_policy = hr_crop_policy
+        self.hr_crop_classes = tuple(hr_crop_classes)
         self.fpc_cfg = resolve_fpc_cfg(fpc) if fpc is not None else None
         if self.fpc_cfg is not None:
             # The projection head belongs to the segmentor: the teacher gets a copy and
@@ -83,6 +99,7 @@ class PCPR(DACS):
         if self.plf is None:
             pseudo = super().make_pseudo_labels(teacher_out, valid_pseudo_mask, target_gt)
             pseudo['reliability'] = torch.ones_like(pseudo['confidence'])
+            pseudo['teacher'] = teacher_out
             return pseudo
         prob, label = pseudo_label_from_logits(teacher_out['fused'])
         quality = confidence_quality(prob, self.pseudo_threshold)
@@ -99,8 +116,26 @@ class PCPR(DACS):
                     reliability=out.maps['reliability'], maps=out.maps, teacher=teacher_out,
                     log_vars=out.stats)
 
+    # ------------------------------------------------------------------ HR crop policy
+    def place_next_hr_crop(self, label, target_weight=None, teacher_logits=None):
+        """Hand the next pass's crop map to the segmentor ('random': nothing to do).
+
+        Args:
+            label: (B, 1, H, W) the pass's labels ('things').
+            target_weight: (B, H, W) 1 on target pixels ('entropy'); None = source pass.
+            teacher_logits: (B, C, H, W) teacher logits on the target image ('entropy').
+        """
+        if self.hr_crop_policy == 'things':
+            score = thing_map(label, self.hr_crop_classes)
+        elif self.hr_crop_policy == 'entropy' and teacher_logits is not None:
+            score = entropy_map(teacher_logits, target_weight)
+        else:
+            return
+        self.get_model().set_next_crop_score(self.hr_crop_policy, score)
+
     # ------------------------------------------------------------------ FPC
     def source_pass(self, img, img_metas, gt_semantic_seg):
+        self.place_next_hr_crop(gt_semantic_seg)
         if self.fpc_cfg is None:
             return super().source_pass(img, img_metas, gt_semantic_seg)
         losses = self.student_forward(img, img_metas, gt_semantic_seg,
@@ -111,12 +146,13 @@ class PCPR(DACS):
         return losses, losses.pop('features', None)
 
     def mix_pass(self, mixed, img_metas, pseudo):
+        from_target = torch.stack([1 - m.reshape(m.shape[-2:]) for m in mixed['masks']])
+        self.place_next_hr_crop(mixed['label'], from_target, pseudo['teacher']['fused'])
         if self.fpc_cfg is None:
             return super().mix_pass(mixed, img_metas, pseudo)
         losses = self.student_forward(mixed['img'], img_metas, mixed['label'],
                                       seg_weight=mixed['weight'], return_decoder_feat=True)
         decoder_feat = losses.pop('decoder_feat')
-        from_target = torch.stack([1 - m.reshape(m.shape[-2:]) for m in mixed['masks']])
         reliable_label = denoise_labels(mixed['label'], pseudo['reliability'],
                                         pseudo['confidence'], from_target,
                                         self.fpc_cfg['reliable_weight'], self.pseudo_threshold)
