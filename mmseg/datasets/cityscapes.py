@@ -1,14 +1,12 @@
 """Cityscapes (the target of GTA/Synthia→CS) with MIC's pseudo-label margin mask."""
-import copy
 from functools import lru_cache
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from mmseg.core.evaluation.class_names import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
-from mmseg.utils.errors import UserError
 from .builder import DATASETS
-from .custom import CustomDataset, Prediction
+from .custom import CustomDataset, Prediction, collect_extra_key
 
 
 @lru_cache(maxsize=1)
@@ -53,21 +51,11 @@ class CityscapesDataset(CustomDataset):
                  valid_mask_size: Optional[Sequence[int]] = None, **kwargs):
         if crop_pseudo_margins is not None:
             assert len(crop_pseudo_margins) == 4, 'crop_pseudo_margins = (top, bottom, left, right)'
-            kwargs['pipeline'] = self._collect_valid_pseudo_mask(kwargs['pipeline'])
+            kwargs['pipeline'] = collect_extra_key(kwargs['pipeline'], 'valid_pseudo_mask',
+                                                   'crop_pseudo_margins')
         super().__init__(**kwargs)
         self.pseudo_margins = crop_pseudo_margins
         self.valid_mask_size = tuple(valid_mask_size or self.VALID_MASK_SIZE)
-
-    @staticmethod
-    def _collect_valid_pseudo_mask(pipeline: Sequence[dict]) -> List[dict]:
-        pipeline = copy.deepcopy(list(pipeline))
-        if not pipeline or pipeline[-1]['type'] != 'Collect':
-            raise UserError('crop_pseudo_margins needs a pipeline ending in Collect, which gets '
-                            'the key valid_pseudo_mask')
-        keys = list(pipeline[-1]['keys'])
-        if 'valid_pseudo_mask' not in keys:
-            pipeline[-1]['keys'] = keys + ['valid_pseudo_mask']
-        return pipeline
 
     def pre_pipeline(self, results: dict) -> None:
         super().pre_pipeline(results)

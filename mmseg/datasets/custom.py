@@ -1,4 +1,5 @@
 """`CustomDataset`: images + train-id label PNGs found by name, and their evaluation."""
+import copy
 import os.path as osp
 import tempfile
 from collections import OrderedDict
@@ -22,6 +23,26 @@ from .pipelines import Compose, LoadAnnotations
 Prediction = Union[np.ndarray, torch.Tensor]
 
 
+def collect_extra_key(pipeline: Sequence[dict], key: str, option: str) -> List[dict]:
+    """A copy of `pipeline` whose final Collect also gathers `key` (added by dataset `option`)."""
+    pipeline = copy.deepcopy(list(pipeline))
+    if not pipeline or pipeline[-1]['type'] != 'Collect':
+        raise UserError(f'{option} needs a pipeline ending in Collect, which gets the key {key}')
+    keys = list(pipeline[-1]['keys'])
+    if key not in keys:
+        pipeline[-1]['keys'] = keys + [key]
+    return pipeline
+
+
+def insert_after_loading(pipeline: Sequence[dict], transform: dict) -> List[dict]:
+    """A copy of `pipeline` with `transform` right after its leading `Load*` transforms."""
+    pipeline = copy.deepcopy(list(pipeline))
+    index = 0
+    while index < len(pipeline) and pipeline[index]['type'].startswith('Load'):
+        index += 1
+    return pipeline[:index] + [transform] + pipeline[index:]
+
+
 @DATASETS.register_module()
 class CustomDataset(Dataset):
     """Images in `img_dir` paired with label maps in `ann_dir` (both relative to `data_root`).
@@ -40,6 +61,11 @@ class CustomDataset(Dataset):
         ignore_index: label value excluded from training and evaluation.
         reduce_zero_label: label 0 is ignore and ids shift down by one.
         classes, palette: a subset of CLASSES (labels of the others become ignore) or new names.
+        pl_dir: folder of offline pseudo-labels (train ids, e.g. refined offline), one per image
+            named like its label (`pl_suffix`, default `seg_map_suffix`); the pipeline then loads
+            each as the seg field `pl` (cropped and flipped with the image) and collects it.
+            Used by PCPR's `plf.use_offline_pl`; None = none.
+        pl_suffix: file name ending of the offline pseudo-labels.
     """
 
     CLASSES: Optional[Sequence[str]] = None
@@ -58,10 +84,14 @@ class CustomDataset(Dataset):
                  split: Optional[str] = None, data_root: Optional[str] = None,
                  test_mode: bool = False, ignore_index: int = 255,
                  reduce_zero_label: bool = False, classes: Optional[Sequence[str]] = None,
-                 palette: Optional[Sequence[Sequence[int]]] = None):
+                 palette: Optional[Sequence[Sequence[int]]] = None,
+                 pl_dir: Optional[str] = None, pl_suffix: Optional[str] = None):
         if split is not None and not self.HAS_SPLITS:
             raise UserError(f'{self.__class__.__name__} has no split files; remove '
                             f'split={split!r} from the dataset config.')
+        if pl_dir is not None:
+            pipeline = collect_extra_key(insert_after_loading(pipeline, dict(
+                type='LoadPseudoLabels')), 'pl', 'pl_dir')
         self.pipeline = Compose(pipeline)
         self.img_suffix = img_suffix if img_suffix is not None else self.IMG_SUFFIX
         self.seg_map_suffix = (seg_map_suffix if seg_map_suffix is not None
@@ -78,6 +108,10 @@ class CustomDataset(Dataset):
         self._check_folders()
         self.img_infos = self.load_annotations(self.img_dir, self.img_suffix, self.ann_dir,
                                                self.seg_map_suffix, self.split)
+        self.pl_dir = self._rooted(pl_dir)
+        if self.pl_dir is not None:
+            self._attach_pseudo_labels(pl_suffix if pl_suffix is not None
+                                       else self.seg_map_suffix)
         self.gt_seg_map_loader = LoadAnnotations()
 
     def _rooted(self, path: Optional[str]) -> Optional[str]:
@@ -133,6 +167,19 @@ class CustomDataset(Dataset):
         print_log(f'Loaded {len(img_infos)} images from {img_dir}', logger='mmseg')
         return img_infos
 
+    def _attach_pseudo_labels(self, pl_suffix: str) -> None:
+        """`img_info['pl']`: each image's offline pseudo-label, relative to `pl_dir`."""
+        missing = []
+        for info in self.img_infos:
+            info['pl'] = info['filename'][:-len(self.img_suffix)] + pl_suffix
+            if not osp.isfile(osp.join(self.pl_dir, info['pl'])):
+                missing.append(info['pl'])
+        if missing:
+            raise UserError(f'{len(missing)} of {len(self.img_infos)} images have no offline '
+                            f'pseudo-label in pl_dir, e.g. {osp.join(self.pl_dir, missing[0])}; '
+                            f'write one per image (train ids, named like the image with '
+                            f'{pl_suffix!r}) or remove pl_dir from the dataset config.')
+
     def get_classes_and_palette(self, classes=None, palette=None) -> Tuple[tuple, list]:
         """Class names and palette; a subset of CLASSES sets `label_map` (dropped -> ignore)."""
         if classes is None:
@@ -159,6 +206,8 @@ class CustomDataset(Dataset):
         results['img_prefix'] = self.img_dir
         results['seg_prefix'] = self.ann_dir
         results['seg_fields'] = []
+        if self.pl_dir is not None:
+            results['pl_prefix'] = self.pl_dir
         if self.label_map is not None:
             results['label_map'] = self.label_map
         if self.CLASSES:

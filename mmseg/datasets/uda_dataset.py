@@ -12,7 +12,7 @@ from .builder import DATASETS
 from .rare_class_sampling import files_with_class, load_rcs_stats, rcs_class_probs
 
 #: Keys cropped by `sync_crop_size` (all (C, H, W) tensors of an item).
-_SPATIAL_KEYS = ('img', 'gt_semantic_seg', 'valid_pseudo_mask')
+_SPATIAL_KEYS = ('img', 'gt_semantic_seg', 'valid_pseudo_mask', 'pl')
 
 
 def get_crop_bbox(img_size: Sequence[int], crop_size: Sequence[int]) -> Tuple[int, int, int, int]:
@@ -31,7 +31,8 @@ class UDADataset:
     Without RCS, index i gives source[i // len(target)] and target[i % len(target)]; with RCS the
     index is ignored: a class c ~ P(c), a source file containing c, and a uniform target item are
     drawn (reference-facts §5.3). The item is the source item plus `target_img`,
-    `target_img_metas`, `valid_pseudo_mask` (if the target has one) and, only with
+    `target_img_metas`, `valid_pseudo_mask` (if the target has one), `pl` (the target's
+    offline pseudo-label, if it has a `pl_dir`) and, only with
     `debug_gt=True`, `target_gt_semantic_seg` (MIC's target pipelines load the labels, but the
     UDA step must not see them unless asked to log pseudo-label accuracy).
 
@@ -104,8 +105,9 @@ class UDADataset:
     def _merge(self, s1: dict, s2: dict) -> dict:
         s1, s2 = self.synchronized_crop(s1, s2)
         out = {**s1, 'target_img_metas': s2['img_metas'], 'target_img': s2['img']}
-        if 'valid_pseudo_mask' in s2:
-            out['valid_pseudo_mask'] = s2['valid_pseudo_mask']
+        for key in ('valid_pseudo_mask', 'pl'):
+            if key in s2:
+                out[key] = s2[key]
         if self.debug_gt and 'gt_semantic_seg' in s2:
             out['target_gt_semantic_seg'] = s2['gt_semantic_seg']
         return out

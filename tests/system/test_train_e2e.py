@@ -105,3 +105,16 @@ def test_resume_from_continues_at_the_saved_iteration(data_root, tmp_path):
              if line.get('mode') == 'train']
     assert iters[0] in (2, 3) and iters[-1] == 4
     assert (tmp_path / 'resumed' / 'iter_4.pth').is_file()
+
+
+def test_pcpr_trains_with_offline_target_pseudo_labels(data_root, tmp_path):
+    """A generated offline pseudo-label per target image (here: the labels themselves) feeds
+    the filter as one more agreement term (`plf.use_offline_pl`, dataset `pl_dir`)."""
+    import shutil
+    pl_dir = data_root / 'cityscapes' / 'offline_pl'
+    if not pl_dir.exists():
+        shutil.copytree(data_root / 'cityscapes' / 'gtFine' / 'train', pl_dir)
+    work_dir = train('configs/demo/pcpr_synthetic.py', data_root, tmp_path,
+                     ('data.train.target.pl_dir=offline_pl', 'uda.plf.use_offline_pl=True'))
+    log = last_log(work_dir)
+    assert 0 <= log['plf.m_pl'] <= 1 and log['plf.kept'] <= log['plf.m_pl'] + 1e-6

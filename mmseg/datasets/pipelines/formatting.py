@@ -39,7 +39,8 @@ class ImageToTensor:
 @PIPELINES.register_module()
 class DefaultFormatBundle:
     """img -> DC((3, H, W), stack); gt_semantic_seg -> DC((1, H, W) int64, stack);
-    valid_pseudo_mask -> DC((1, H, W) uint8, stack) (MIC's addition for pseudo-label margins).
+    valid_pseudo_mask -> DC((1, H, W) uint8, stack) (MIC's addition for pseudo-label margins);
+    pl (offline pseudo-labels, dataset `pl_dir`) -> DC((1, H, W) int64, stack).
 
     Seg fields must have the image's size here: a `valid_pseudo_mask` created at a
     `valid_mask_size` other than the original image size would otherwise be silently misaligned.
@@ -55,9 +56,10 @@ class DefaultFormatBundle:
                                 f'{results[key].shape[:2]} but the image {img_hw} after the '
                                 f'pipeline.{hint}')
         results['img'] = DC(_to_chw_tensor(results['img']), stack=True)
-        if 'gt_semantic_seg' in results:
-            gt = results['gt_semantic_seg'][None, ...].astype(np.int64)
-            results['gt_semantic_seg'] = DC(torch.from_numpy(gt), stack=True)
+        for key in ('gt_semantic_seg', 'pl'):
+            if key in results:
+                label = results[key][None, ...].astype(np.int64)
+                results[key] = DC(torch.from_numpy(label), stack=True)
         if 'valid_pseudo_mask' in results:
             mask = np.ascontiguousarray(results['valid_pseudo_mask'][None, ...])
             results['valid_pseudo_mask'] = DC(torch.from_numpy(mask), stack=True)

@@ -140,3 +140,32 @@ class LoadAnnotations:
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(reduce_zero_label={self.reduce_zero_label}, '
                 f"imdecode_backend='{self.imdecode_backend}')")
+
+
+@PIPELINES.register_module()
+class LoadPseudoLabels:
+    """Load the offline pseudo-label `pl_prefix/img_info.pl` into `results['pl']` ((H, W) uint8).
+
+    Inserted by a dataset with `pl_dir` after its loading transforms, so the map is resized,
+    cropped, flipped and padded (255) with the image as a seg field. Read like the labels
+    (Pillow, 'unchanged') and checked the same way; no label_map is applied: the maps hold the
+    dataset's train ids.
+    """
+
+    def __init__(self, file_client_args: Optional[dict] = None, imdecode_backend: str = 'pillow'):
+        self.file_client_args = dict(file_client_args or dict(backend='disk'))
+        self.file_client = None
+        self.imdecode_backend = imdecode_backend
+
+    def __call__(self, results: dict) -> dict:
+        if self.file_client is None:
+            self.file_client = mmcv.FileClient(**self.file_client_args)
+        filename, raw = read_image_file(self.file_client, results.get('pl_prefix'),
+                                        results['img_info']['pl'], 'offline pseudo-label',
+                                        'unchanged', self.imdecode_backend)
+        raw = raw.squeeze()
+        if 'label_check' in results:
+            check_label_ids(raw, filename, **dict(results['label_check'], converter=None))
+        results['pl'] = raw.astype(np.uint8)
+        results['seg_fields'].append('pl')
+        return results

@@ -197,10 +197,13 @@ class DACS(UDADecorator):
             logits = teacher.generate_pseudo_label(target_img, target_img_metas)
         return dict(fused=logits.float())
 
-    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None):
+    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None,
+                           offline_pl=None):
         """Step 3b: pseudo-label and per-pixel weight (confidence quality, valid region).
 
-        Returns a dict with `label` (B, H, W), `weight` (B, H, W) for the mixed pass,
+        `offline_pl` (the target's offline pseudo-labels, dataset `pl_dir`) is PCPR's filter
+        input; MIC has none and ignores it. Returns a dict with `label` (B, H, W), `weight`
+        (B, H, W) for the mixed pass,
         `masked_label`/`masked_weight` for the MIC pass and `log_vars`.
         """
         prob, label = pseudo_label_from_logits(teacher_out['fused'])
@@ -242,8 +245,11 @@ class DACS(UDADecorator):
 
     # ------------------------------------------------------------------ the iteration
     def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
-                      valid_pseudo_mask=None, target_gt_semantic_seg=None):
-        """One UDA iteration; back-propagates each pass and returns the log variables."""
+                      valid_pseudo_mask=None, target_gt_semantic_seg=None, pl=None):
+        """One UDA iteration; back-propagates each pass and returns the log variables.
+
+        `pl`: (B, 1, H, W) offline target pseudo-labels when the target dataset has a `pl_dir`.
+        """
         log_vars = {}
         self.update_teacher()
         params = self.draw_strong_parameters(img_metas, img.device)
@@ -272,7 +278,7 @@ class DACS(UDADecorator):
         if not self.source_only:
             teacher_out = self.teacher_predict(target_img, target_img_metas)
             pseudo = self.make_pseudo_labels(teacher_out, valid_pseudo_mask,
-                                             target_gt_semantic_seg)
+                                             target_gt_semantic_seg, pl)
             log_vars.update(pseudo['log_vars'])
 
             mixed = self.class_mix(img, gt_semantic_seg, target_img, pseudo['label'],

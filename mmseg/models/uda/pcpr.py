@@ -95,7 +95,8 @@ class PCPR(DACS):
             scales = teacher.encode_decode_scales(target_img, target_img_metas)
         return {k: (v.float() if v is not None else None) for k, v in scales.items()}
 
-    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None):
+    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None,
+                           offline_pl=None):
         if self.plf is None:
             pseudo = super().make_pseudo_labels(teacher_out, valid_pseudo_mask, target_gt)
             pseudo['reliability'] = torch.ones_like(pseudo['confidence'])
@@ -106,7 +107,8 @@ class PCPR(DACS):
         valid = filter_valid_pseudo_region(torch.ones_like(prob), valid_pseudo_mask,
                                            self.psweight_ignore_top, self.psweight_ignore_bottom)
         out = self.plf(teacher_out['fused'], teacher_out.get('lr'), teacher_out.get('hr'),
-                       quality, valid_region=valid, gt=target_gt, pseudo=(prob, label))
+                       quality, valid_region=valid, gt=target_gt, pseudo=(prob, label),
+                       offline_pl=offline_pl)
         if self.plf.plf_on_masked:
             masked_label, masked_weight = out.pseudo_label, out.pseudo_weight
         else:
@@ -240,10 +242,10 @@ class PCPR(DACS):
         return {'fpc.num_init_classes': self.proto_memory.initialized.float().sum()}
 
     def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
-                      valid_pseudo_mask=None, target_gt_semantic_seg=None):
+                      valid_pseudo_mask=None, target_gt_semantic_seg=None, pl=None):
         log_vars = super().forward_train(img, img_metas, gt_semantic_seg, target_img,
                                          target_img_metas, valid_pseudo_mask,
-                                         target_gt_semantic_seg)
+                                         target_gt_semantic_seg, pl)
         log_vars.update(self.update_prototypes())
         return log_vars
 

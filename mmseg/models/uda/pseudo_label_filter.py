@@ -4,7 +4,8 @@ MIC weights every target pixel with one scalar, the confidence quality `q`. PLF 
 two per-pixel reliability maps (pcpr-method.md, "Pseudo-label filtering"):
 - scale consistency `m_cons`: do the context (LR) and detail (HR) predictions of HRDA agree?
 - edge weight `m_edge = (1 - E) ** gamma`: pixels near a pseudo-label boundary are less reliable.
-and optionally turns low-weight pixels into ignore. The formulas are free functions; the
+and, as a second-wave option, `m_pl`: does an offline pseudo-label (`pl_dir`) agree? It
+optionally turns low-weight pixels into ignore. The formulas are free functions; the
 `PseudoLabelFilter` class only wires them to the `plf=dict(...)` config and collects statistics.
 """
 import inspect
@@ -120,6 +121,21 @@ def combine_weights(q: Union[Tensor, float], m_cons: Tensor, m_edge: Tensor,
     return q * m_cons * m_edge * valid_region
 
 
+def offline_agreement(label: Tensor, offline_pl: Tensor,
+                      ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """`m_pl`: 1 where the offline pseudo-label agrees with the teacher's or has no opinion
+    (`ignore_index`), 0 where it disagrees.
+
+    Args:
+        label: (B, H, W) teacher pseudo-label.
+        offline_pl: (B, H, W) or (B, 1, H, W) offline pseudo-label.
+    Returns:
+        (B, H, W) float.
+    """
+    offline_pl = offline_pl.reshape(label.shape)
+    return ((offline_pl == label) | (offline_pl == ignore_index)).float()
+
+
 def apply_drop_below(label: Tensor, weight: Tensor, drop_below: float,
                      ignore_index: int = IGNORE_INDEX) -> Tensor:
     """Copy of `label` (B, H, W) with `ignore_index` where `weight < drop_below` (strict).
@@ -157,12 +173,14 @@ class PseudoLabelFilter:
         edge_stride: output stride of the decoder at which E is computed.
         drop_below: pixels with w < drop_below become ignore (255) in the pseudo-label.
         plf_on_masked: read by the UDA loop: the MIC masked loss uses the PLF weights too.
+        use_offline_pl: multiply by `m_pl`, the agreement with the target's offline
+            pseudo-labels (the target dataset needs `pl_dir`).
     """
 
     def __init__(self, use_consistency: bool = True, consistency_mode: str = 'hard',
                  inconsistent_weight: float = 0.0, use_edge: bool = True, edge_radius: int = 3,
                  edge_gamma: float = 1.0, edge_stride: int = 4, drop_below: float = 0.0,
-                 plf_on_masked: bool = True):
+                 plf_on_masked: bool = True, use_offline_pl: bool = False):
         if consistency_mode not in ('hard', 'soft'):
             raise UserError(f"uda.plf.consistency_mode must be 'hard' or 'soft', "
                             f'got {consistency_mode!r}')
@@ -175,6 +193,7 @@ class PseudoLabelFilter:
         self.edge_stride = edge_stride
         self.drop_below = drop_below
         self.plf_on_masked = plf_on_masked
+        self.use_offline_pl = use_offline_pl
 
     @classmethod
     def from_cfg(cls, cfg: dict) -> 'PseudoLabelFilter':
@@ -189,7 +208,8 @@ class PseudoLabelFilter:
     def __call__(self, fused: Tensor, lr: Optional[Tensor], hr: Optional[Tensor],
                  q: Tensor, valid_region: Optional[Tensor] = None,
                  hr_valid: Optional[Tensor] = None, gt: Optional[Tensor] = None,
-                 pseudo: Optional[Tuple[Tensor, Tensor]] = None) -> PLFOutput:
+                 pseudo: Optional[Tuple[Tensor, Tensor]] = None,
+                 offline_pl: Optional[Tensor] = None) -> PLFOutput:
         """Filter the teacher's pseudo-label.
 
         Args:
@@ -200,6 +220,7 @@ class PseudoLabelFilter:
             hr_valid: (B, H, W) bool, where `hr` exists; None = everywhere.
             gt: (B, H, W) or (B, 1, H, W) target labels, only to log pseudo-label accuracy.
             pseudo: `pseudo_label_from_logits(fused)` when the caller has it (saves a softmax).
+            offline_pl: (B, 1, H, W) offline pseudo-labels, used with `use_offline_pl`.
         """
         confidence, label = pseudo_label_from_logits(fused) if pseudo is None else pseudo
         ones = torch.ones_like(confidence)
@@ -214,10 +235,20 @@ class PseudoLabelFilter:
                                          num_classes=fused.shape[1])
             m_edge = edge_weight(edge_prob, self.edge_gamma)
         weight = combine_weights(q, m_cons, m_edge, ones if valid_region is None else valid_region)
+        reliability = m_cons * m_edge
+        m_pl = None
+        if self.use_offline_pl:
+            if offline_pl is None:
+                raise UserError('uda.plf.use_offline_pl=True needs offline pseudo-labels: set '
+                                'pl_dir in the target dataset config (data.train.target).')
+            m_pl = offline_agreement(label, offline_pl)
+            weight, reliability = weight * m_pl, reliability * m_pl
         filtered = apply_drop_below(label, weight, self.drop_below)
         stats = self._stats(q, weight, m_cons, m_edge, label, gt)
+        if m_pl is not None:
+            stats['plf.m_pl'] = m_pl.mean()
         maps = dict(confidence=confidence, m_cons=m_cons, edge_prob=edge_prob, m_edge=m_edge,
-                    reliability=m_cons * m_edge)
+                    reliability=reliability)
         return PLFOutput(filtered, weight, stats, maps)
 
     def _stats(self, q: Tensor, weight: Tensor, m_cons: Tensor, m_edge: Tensor, label: Tensor,
