@@ -168,3 +168,26 @@ def test_entropy_crop_policy_puts_the_mixed_crop_where_the_teacher_is_least_cert
 def test_unknown_crop_policy_is_one_clear_error():
     with pytest.raises(UserError, match="hr_crop_policy='center'"):
         build(tiny_cfg(PCPR_CONFIG, hr_crop_policy='center'))
+
+
+def test_region_granularity_adds_one_anchor_per_class_region_to_the_contrast():
+    """Region anchors join the contrast (not the memory update): with the same seed, the
+    prototypes and pixel anchors are those of pixel granularity, plus the region anchors."""
+    logs = {}
+    for granularity in ('pixel', 'region'):
+        cfg = tiny_cfg(PCPR_CONFIG)
+        cfg.uda.fpc.granularity = granularity
+        model = build(cfg)
+        seed_all()
+        model.forward_train(**batch())
+        seed_all(1)
+        logs[granularity] = model.forward_train(**batch(seed=1))
+    pixel, region = logs['pixel'], logs['region']
+    assert region['src.fpc.num_anchors'] > pixel['src.fpc.num_anchors']
+    assert torch.isfinite(region['src.fpc.loss_cont']) and region['src.fpc.loss_cont'] > 0
+    assert torch.equal(region['fpc.num_init_classes'], pixel['fpc.num_init_classes'])
+
+
+def test_unknown_granularity_is_one_clear_error():
+    with pytest.raises(UserError, match="granularity must be 'pixel' or 'region'"):
+        build(tiny_cfg(PCPR_CONFIG, fpc=dict(granularity='segment')))

@@ -18,6 +18,7 @@ from ..utils.hr_crop_policy import (HR_CROP_POLICIES, SMALL_THING_CLASSES, entro
 from .dacs import DACS
 from .prototypes import PrototypeMemory, denoise_labels, downscale_labels, sample_anchors
 from .pseudo_label_filter import PseudoLabelFilter
+from .region_prototypes import region_anchors
 from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
                             pseudo_label_from_logits)
 from .teacher_module import disable_stochastic_layers
@@ -26,7 +27,8 @@ FPC_DEFAULTS = dict(proj_dim=256, proto_scale='lr', label_min_ratio=0.75, reliab
                     max_samples=1024, max_views=100, min_views=10, num_prototypes=10,
                     sinkhorn_iters=3, sinkhorn_epsilon=0.05, proto_momentum=0.999,
                     temperature=0.1, lambda_cont=0.01, lambda_cons=0.001, proto_start_iter=1500,
-                    proto_rampup_iters=0)
+                    proto_rampup_iters=0, granularity='pixel', region_min_area=4,
+                    max_regions=32)
 
 
 def resolve_fpc_cfg(fpc):
@@ -39,6 +41,9 @@ def resolve_fpc_cfg(fpc):
     if cfg['proto_scale'] not in ('lr', 'hr', 'both'):
         raise UserError(f"uda.fpc.proto_scale must be 'lr', 'hr' or 'both', "
                         f"got {cfg['proto_scale']!r}")
+    if cfg['granularity'] not in ('pixel', 'region'):
+        raise UserError(f"uda.fpc.granularity must be 'pixel' or 'region', "
+                        f"got {cfg['granularity']!r}")
     return cfg
 
 
@@ -208,6 +213,8 @@ class PCPR(DACS):
                              anchor_lbl[used] * k + assignment[used]))
                 cons.append((anchors[used], memory.assigned(anchor_lbl[used], assignment[used])))
                 self._anchor_buffer.append((anchors.detach(), anchor_lbl, assignment))
+                if cfg['granularity'] == 'region':
+                    cont.append(self.region_contrast_terms(emb[i], lbl[i, 0]))
         if not cont:
             return losses
         logits_all = torch.cat([c[0] for c in cont])
@@ -226,6 +233,18 @@ class PCPR(DACS):
         if target_all.numel():
             losses['fpc.mean_sim'] = (anchors_all.detach() * protos_all).sum(1).mean()
         return losses
+
+    def region_contrast_terms(self, emb, label):
+        """(logits, target) of one image's region anchors (`granularity='region'`): each
+        8-connected class region's mean embedding against the sub-prototypes, positive = its
+        class's Sinkhorn-assigned one. Regions do not update the memory."""
+        cfg, memory = self.fpc_cfg, self.proto_memory
+        regions, region_label = region_anchors(emb, label, cfg['region_min_area'],
+                                               cfg['max_regions'])
+        assignment = memory.assign(regions, region_label)
+        used = assignment >= 0
+        return (memory.logits(regions[used]),
+                region_label[used] * cfg['num_prototypes'] + assignment[used])
 
     def update_prototypes(self):
         """One memory update per iteration from the anchors of all passes (synchronised)."""
