@@ -7,54 +7,15 @@ Any numeric key of the train or val lines can be plotted (loss terms, `lr`, `mIo
 `plf.*`, `fpc.*`, ...), one panel per key, one line per log.
 """
 import argparse
-import json
 import os.path as osp
 import sys
-from collections import defaultdict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 if __package__ in (None, ''):  # `python tools/analyze_logs.py` from the repository root
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmseg.utils.errors import UserError, run_cli  # noqa: E402
-
-Curves = Dict[str, Tuple[List[int], List[float]]]
-# Bookkeeping fields of every log line, not curves.
-NON_CURVE_KEYS = {'mode', 'epoch', 'iter'}
-
-
-def load_json_log(path: str) -> Curves:
-    """Read one log into {key: (iterations, values)}.
-
-    mmcv writes the evaluation line with `iter` = number of evaluated images, right after the
-    training line of the iteration that triggered it, so val values are placed at the iteration
-    of the preceding train line. The first line (run meta, no `mode`) is skipped.
-    """
-    if not osp.isfile(path):
-        raise UserError(f'log file {path} does not exist.')
-    curves: Curves = defaultdict(lambda: ([], []))
-    train_iter = 0
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f'{path}:{number} is not a JSON log line ({err}); give the '
-                                '*.log.json file, not the text log.') from err
-            if 'mode' not in entry:
-                continue
-            if entry['mode'] == 'train':
-                train_iter = entry.get('iter', train_iter)
-            x = train_iter if entry['mode'] == 'val' else entry.get('iter', train_iter)
-            for key, value in entry.items():
-                if key in NON_CURVE_KEYS or isinstance(value, bool) \
-                        or not isinstance(value, (int, float)):
-                    continue
-                curves[key][0].append(x)
-                curves[key][1].append(float(value))
-    return dict(curves)
+from mmseg.utils.json_log import Curves, load_json_log  # noqa: E402
 
 
 def plot_curve(logs: Sequence[Curves], keys: Sequence[str], names: Sequence[str],

@@ -12,6 +12,7 @@ from mmcv.parallel import MMDataParallel, MMDistributedDataParallel
 from mmcv.runner import build_optimizer, build_runner, get_dist_info
 
 from ..core.evaluation import DistEvalHook, EvalHook
+from ..core.hooks import RunSummaryHook  # noqa: F401  (registers the hook for configs)
 from ..core.runner import broadcast_module_state, build_resumable_dataloader
 from ..core.runner.distributed import gather_objects
 from ..core.runner.nonfinite import NONFINITE_DEFAULT

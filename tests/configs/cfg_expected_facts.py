@@ -165,7 +165,9 @@ RUNTIME = dict(
     log_config=dict(
         interval=50,
         img_interval=1000,
-        hooks=[dict(type='TextLoggerHook', by_epoch=False)]),
+        # TensorBoard is this repository's addition (logging only).
+        hooks=[dict(type='TextLoggerHook', by_epoch=False),
+               dict(type='TensorboardLoggerHook', by_epoch=False)]),
     cudnn_benchmark=True,
     use_ddp_wrapper=True,
     n_gpus=1,
