@@ -180,10 +180,12 @@ def result_mode(args, eval_kwargs: dict) -> dict:
     """What the test loop keeps per image (see `single_gpu_test`).
 
     --out and --format-only keep MIC's raw maps (the dataset formats all of them at the end);
-    --eval alone streams pre_eval statistics; efficient_test spills maps to .npy files.
+    --eval alone streams pre_eval statistics; efficient_test spills maps to .npy files, and
+    --eval cityscapes implies it (the official script reads every map at the end).
     """
     raw_maps = bool(args.out or args.format_only)
-    efficient_test = bool(eval_kwargs.pop('efficient_test', False)) and not args.format_only
+    efficient_test = (bool(eval_kwargs.pop('efficient_test', False))
+                      or 'cityscapes' in (args.eval or [])) and not args.format_only
     return dict(efficient_test=efficient_test,
                 pre_eval=bool(args.eval) and not (raw_maps or efficient_test))
 

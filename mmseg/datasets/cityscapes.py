@@ -1,10 +1,15 @@
 """Cityscapes (the target of GTA/Synthia→CS) with MIC's pseudo-label margin mask."""
+import os.path as osp
 from functools import lru_cache
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import mmcv
 import numpy as np
+from mmcv.utils import print_log
 
 from mmseg.core.evaluation.class_names import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+from mmseg.core.evaluation.metrics import ALLOWED_METRICS, check_metrics
+from mmseg.utils.errors import UserError
 from .builder import DATASETS
 from .custom import CustomDataset, Prediction, collect_extra_key
 
@@ -22,6 +27,29 @@ def _cityscapes_label_tables() -> Tuple[np.ndarray, List[int]]:
         if label_id >= 0:
             palette[label_id] = label.color
     return lut, [int(v) for v in palette.ravel()]
+
+
+def _official_evaluation():
+    """cityscapesscripts' evalPixelLevelSemanticLabeling module, runnable on numpy >= 2.4.
+
+    The script (cityscapesscripts <= 2.3) calls `np.in1d`, which numpy 2.4 removed; its own
+    `np` is then a view of numpy that adds `in1d` as the equivalent flattened `np.isin`.
+    numpy itself is not modified.
+    """
+    import types
+
+    import cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling as CSEval
+    if not hasattr(CSEval.np, 'in1d'):
+        class NumpyWithIn1d(types.ModuleType):
+            def __getattr__(self, name):
+                return getattr(np, name)
+
+            @staticmethod
+            def in1d(ar1, ar2, invert=False):
+                return np.isin(np.ravel(ar1), ar2, invert=invert)
+
+        CSEval.np = NumpyWithIn1d('numpy')
+    return CSEval
 
 
 @DATASETS.register_module()
@@ -84,3 +112,65 @@ class CityscapesDataset(CustomDataset):
                        indices: Optional[Sequence[int]] = None):
         """As `CustomDataset.format_results`, converting to label ids by default (MIC)."""
         return super().format_results(results, imgfile_prefix, to_label_id, indices)
+
+    def evaluate(self, results: list, metric: Union[str, Sequence[str]] = 'mIoU', logger=None,
+                 imgfile_prefix: Optional[str] = None, **kwargs) -> Dict[str, object]:
+        """MMSeg 0.x's Cityscapes evaluation: 'cityscapes' runs the official script, the other
+        metrics go to `CustomDataset.evaluate`.
+
+        Args:
+            results: (H, W) train-id predictions or .npy paths ('cityscapes' needs the maps;
+                the other metrics also take `pre_eval` tuples).
+            metric: any of 'cityscapes', 'mIoU', 'mDice', 'mFscore'.
+            imgfile_prefix: folder for the label-id PNGs the official script reads (kept);
+                None: a temporary folder, removed afterwards.
+            **kwargs: passed on to `CustomDataset.evaluate` (e.g. class_subsets).
+
+        Returns:
+            cityscapesscripts' result dict (`averageScoreClasses`, `classScores`,
+            `averageScoreCategories`, ...) merged with the other metrics' results.
+        """
+        metrics = check_metrics(metric, ALLOWED_METRICS + ('cityscapes', ))
+        eval_results = {}
+        if 'cityscapes' in metrics:
+            eval_results.update(self._evaluate_cityscapes(results, logger, imgfile_prefix))
+            metrics.remove('cityscapes')
+        if metrics:
+            eval_results.update(super().evaluate(results, metrics, logger, **kwargs))
+        return eval_results
+
+    def _evaluate_cityscapes(self, results: list, logger, imgfile_prefix: Optional[str]
+                             ) -> Dict[str, object]:
+        """Write label-id PNGs and score them with cityscapesscripts' evalPixelLevelSemanticLabeling
+        against every `*_gtFine_labelIds.png` (with its `*_gtFine_instanceIds.png`) under
+        `ann_dir`, as MMSeg 0.x does. The script's global arguments are set to these folders
+        and its JSON export is off, so nothing is read or written in `CITYSCAPES_DATASET`."""
+        if results and isinstance(results[0], (tuple, list)):
+            raise UserError("metric 'cityscapes' needs the prediction maps, not pre_eval "
+                            'statistics (tools/test.py keeps them for --eval cityscapes)')
+        CSEval = _official_evaluation()
+        gt_files = sorted(osp.join(self.ann_dir, f) for f in
+                          mmcv.scandir(self.ann_dir, '_gtFine_labelIds.png', recursive=True))
+        if len(gt_files) != len(self):
+            raise UserError(
+                f"metric 'cityscapes' needs one *_gtFine_labelIds.png (and *_gtFine_instanceIds"
+                f'.png) per image under {self.ann_dir}: found {len(gt_files)} for {len(self)} '
+                'images. They come with gtFine_trainvaltest.zip; keep them next to the '
+                'labelTrainIds files.')
+        _, tmp_dir = self.format_results(results, imgfile_prefix, to_label_id=True)
+        result_dir = tmp_dir.name if tmp_dir is not None else imgfile_prefix
+        print_log(f'Evaluating in Cityscapes style ({result_dir})', logger=logger)
+        CSEval.args.evalInstLevelScore = True
+        CSEval.args.predictionPath = osp.abspath(result_dir)
+        CSEval.args.predictionWalk = None  # the script caches the listing of the last folder
+        CSEval.args.evalPixelAccuracy = True
+        CSEval.args.JSONOutput = False
+        try:
+            pred_files = [CSEval.getPrediction(CSEval.args, f) for f in gt_files]
+            return CSEval.evaluateImgLists(pred_files, gt_files, CSEval.args)
+        except SystemExit:  # the script reports problems by printing and exiting
+            raise UserError(f'cityscapesscripts could not evaluate the predictions in '
+                            f'{result_dir} against {self.ann_dir} (its message is above)') from None
+        finally:
+            if tmp_dir is not None:
+                tmp_dir.cleanup()

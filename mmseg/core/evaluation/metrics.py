@@ -20,7 +20,7 @@ from mmseg.utils.errors import UserError
 from .class_names import SYNTHIA_13_EXCLUDED_CLASSES, SYNTHIA_ABSENT_CLASSES
 
 Areas = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-ALLOWED_METRICS = ('mIoU', 'mDice')
+ALLOWED_METRICS = ('mIoU', 'mDice', 'mFscore')
 
 #: Synthia→Cityscapes protocols: mIoU16 drops the 3 classes Synthia lacks (MIC's README reports
 #: mIoU19·19/16, equal to this when those classes have IoU 0), mIoU13 also drops wall/fence/pole.
@@ -48,15 +48,21 @@ def _class_histogram(values: torch.Tensor, num_classes: int) -> torch.Tensor:
     return torch.bincount(values, minlength=num_classes).double()
 
 
-def check_metrics(metrics: Union[str, Sequence[str]]) -> List[str]:
-    """The metric names as a list; unsupported names are a UserError (checked before a long
-    evaluation starts)."""
+def check_metrics(metrics: Union[str, Sequence[str]],
+                  allowed: Sequence[str] = ALLOWED_METRICS) -> List[str]:
+    """The metric names as a list; names outside `allowed` are a UserError (checked before a
+    long evaluation starts). Cityscapes-like datasets also allow 'cityscapes'."""
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
-    unknown = set(metrics) - set(ALLOWED_METRICS)
+    unknown = set(metrics) - set(allowed)
     if unknown:
-        raise UserError(f'metrics {sorted(unknown)} are not supported; use {ALLOWED_METRICS} '
-                        "(MIC's 'cityscapes' metric is not implemented)")
+        raise UserError(f'metrics {sorted(unknown)} are not supported here; use '
+                        f'{tuple(allowed)}')
     return metrics
+
+
+def f_score(precision: torch.Tensor, recall: torch.Tensor, beta: float = 1) -> torch.Tensor:
+    """F-beta score (1 + beta^2) * P * R / (beta^2 * P + R), elementwise (MMSeg 0.x)."""
+    return (1 + beta**2) * (precision * recall) / ((beta**2 * precision) + recall)
 
 
 def intersect_and_union(pred_label: Union[str, np.ndarray, torch.Tensor],
@@ -119,9 +125,12 @@ def total_intersect_and_union(results: Iterable, gt_seg_maps: Iterable, num_clas
 def total_area_to_metrics(total_area_intersect: torch.Tensor, total_area_union: torch.Tensor,
                           total_area_pred_label: torch.Tensor, total_area_label: torch.Tensor,
                           metrics: Union[str, Sequence[str]] = 'mIoU',
-                          nan_to_num: Optional[float] = None) -> 'OrderedDict[str, np.ndarray]':
-    """Ratios from dataset totals: `aAcc` (scalar), `IoU`/`Acc`/`Dice` ((num_classes,), NaN
-    where the denominator is 0 unless `nan_to_num` replaces it)."""
+                          nan_to_num: Optional[float] = None,
+                          beta: float = 1) -> 'OrderedDict[str, np.ndarray]':
+    """Ratios from dataset totals: `aAcc` (scalar), `IoU`/`Acc`/`Dice` and, for 'mFscore',
+    `Fscore`/`Precision`/`Recall` (Precision_c = I_c / Pred_c, Recall_c = I_c / Label_c, F-beta
+    of the two), each (num_classes,), NaN where a denominator is 0 unless `nan_to_num`
+    replaces it."""
     metrics = check_metrics(metrics)
     ret = OrderedDict(aAcc=total_area_intersect.sum() / total_area_label.sum())
     for metric in metrics:
@@ -131,6 +140,12 @@ def total_area_to_metrics(total_area_intersect: torch.Tensor, total_area_union: 
         elif metric == 'mDice':
             ret['Dice'] = 2 * total_area_intersect / (total_area_pred_label + total_area_label)
             ret['Acc'] = total_area_intersect / total_area_label
+        elif metric == 'mFscore':
+            precision = total_area_intersect / total_area_pred_label
+            recall = total_area_intersect / total_area_label
+            ret['Fscore'] = f_score(precision, recall, beta)
+            ret['Precision'] = precision
+            ret['Recall'] = recall
     ret = OrderedDict((k, v.numpy()) for k, v in ret.items())
     if nan_to_num is not None:
         ret = OrderedDict((k, np.nan_to_num(v, nan=nan_to_num)) for k, v in ret.items())
