@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from mmcv import Config
 from PIL import Image
@@ -23,6 +24,7 @@ PIPELINE = [
                      dict(type='Collect', keys=['img'])])]
 
 
+@pytest.mark.slow
 def test_eval_cityscapes_writes_label_ids_and_prints_the_official_scores(tmp_path):
     rng = np.random.RandomState(0)
     gts = {stem: rng.choice([0, 1, 2, 13], size=(16, 32))
