@@ -28,6 +28,7 @@ from mmseg.utils import collect_env, get_root_logger  # noqa: E402
 from mmseg.utils.checkpoint import set_unsafe_load_default  # noqa: E402
 from mmseg.utils.config_checks import build_with_clear_errors, load_config  # noqa: E402
 from mmseg.utils.errors import UserError, run_cli  # noqa: E402
+from mmseg.utils.setup_check import require_setup  # noqa: E402
 
 
 def parse_args(args):
@@ -55,6 +56,9 @@ def parse_args(args):
     parser.add_argument('--unsafe-load', action='store_true',
                         help='allow checkpoints that need full unpickling (only from a trusted '
                              'source); by default only tensors and plain containers are read')
+    parser.add_argument('--no-check-setup', action='store_true',
+                        help='skip the quick data/stats/weights check at start-up '
+                             '(also `check_setup = False` in the config)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(args)
     if 'LOCAL_RANK' not in os.environ:
@@ -129,6 +133,8 @@ def main(args=None):
     args = parse_args(sys.argv[1:] if args is None else args)
     set_unsafe_load_default(args.unsafe_load)
     cfg = prepare_config(args)
+    if not args.no_check_setup and cfg.get('check_setup', True):
+        require_setup(cfg)
 
     if args.launcher == 'none':
         distributed = False
