@@ -1,15 +1,20 @@
 """The synthetic domain-shift benchmark: every method, several seeds, the same budget.
 
 Why: the expected order source_only < mic <= pcpr < target_oracle (benchmarks.md §1) is only
-evidence when it holds across seeds, so each (method, seed) is a real, separate training run.
+evidence when it holds across seeds, so each (method, seed) is a real, separate training run, and
+a method is compared with MIC seed by seed (the same seed = the same data order and init).
 
     python tools/benchmark_synthetic.py --methods source_only,mic,pcpr,target_oracle \
-        --seeds 0,1,2 [--iters N] [--out work_dirs/benchmark_synthetic] [--jobs 2]
+        --seeds 0,1,2 [--config-dir configs/demo/pretrained] [--out DIR] [--jobs 2]
 
-A method name M is the config configs/demo/M_synthetic.py. Each run is tools/train.py in a
-subprocess with its own work dir (<out>/runs/<method>_seed<k>) and `--seed k`; its final target
-val mIoU and PCPR's pseudo-label statistics are read from the run's JSON log. Prints a table
-(mean +- sample std over seeds), writes <out>/results.json (updated after every run) and
+A method name M is the config <config-dir>/M_synthetic.py: configs/demo/pretrained/ (default)
+starts from the ImageNet stand-in (tools/pretrain_synthetic.py, run first and cached) with the
+ImageNet feature distance on; configs/demo/ is the older from-scratch, 600-iteration variant.
+Each run is tools/train.py in a subprocess with its own work dir (<out>/runs/<method>_seed<k>)
+and `--seed k`; its final target val mIoU, PCPR's pseudo-label statistics and the teacher's
+pseudo-label accuracy early and late in training are read from the run's JSON log. Prints a
+table (mean, sample std, standard error of the mean, per-seed values), the paired difference
+of every method minus `mic`, and writes <out>/results.json (updated after every run) and
 <out>/benchmark_synthetic.png. Runs whose log already holds a final mIoU are reused unless
 --rerun is given, so an interrupted benchmark continues where it stopped.
 """
@@ -28,14 +33,72 @@ if __package__ in (None, ''):  # run as a script: make `tools` importable from t
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from tools.demo import (REPO_ROOT, DataSpec, data_root_options, log,  # noqa: E402
-                        prepare_data, read_log, schedule_options, train)
+                        prepare_data, read_log, read_log_entries, schedule_options, train)
 
-CONFIG_PATTERN = osp.join(REPO_ROOT, 'configs', 'demo', '{}_synthetic.py')
+DEFAULT_CONFIG_DIR = osp.join('configs', 'demo', 'pretrained')
 PLF_KEYS = ('plf.acc_before', 'plf.acc_after', 'plf.kept')
+# The teacher's pseudo-label accuracy on labelled target pixels (data.train.debug_gt): PCPR's
+# filter logs it before filtering, DACS/MIC logs it as `pl.acc`.
+TEACHER_ACC_KEYS = ('plf.acc_before', 'pl.acc')
+BASELINE = 'mic'
 
 
-def config_of(method: str) -> str:
-    return CONFIG_PATTERN.format(method)
+def config_of(method: str, config_dir: str = DEFAULT_CONFIG_DIR) -> str:
+    return osp.join(REPO_ROOT, config_dir, f'{method}_synthetic.py')
+
+
+def sample_stats(values: Sequence[float]) -> Dict[str, float]:
+    """n, mean, sample standard deviation (n - 1; 0 for one value) and its standard error."""
+    n = len(values)
+    mean = sum(values) / n
+    std = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    return dict(n=n, mean=mean, std=std, sem=std / n ** 0.5)
+
+
+def paired_difference(values: Dict[int, float], baseline: Dict[int, float]) -> Optional[Dict]:
+    """Per seed `values[s] - baseline[s]` over the seeds both have, with `sample_stats`.
+
+    The same seed gives both methods the same data order and initialisation, so the paired
+    difference removes the seed-to-seed spread that the two methods share.
+    """
+    seeds = sorted(set(values) & set(baseline))
+    if not seeds:
+        return None
+    diffs = [values[s] - baseline[s] for s in seeds]
+    return dict(sample_stats(diffs), seeds=seeds, diffs=diffs)
+
+
+def early_late_mean(entries: Sequence[Dict], key: str, total_iters: int,
+                    fraction: float = 0.1) -> Optional[Dict[str, float]]:
+    """Mean of `key` over the train entries in the first and in the last `fraction` of the run.
+
+    Entries are the JSON log's train lines ({'iter': i, key: value, ...}); None if the key is
+    never logged or a window holds no entry.
+    """
+    logged = [(e['iter'], e[key]) for e in entries if e.get('mode') == 'train' and key in e]
+    first = [v for i, v in logged if i <= fraction * total_iters]
+    last = [v for i, v in logged if i > (1 - fraction) * total_iters]
+    if not first or not last:
+        return None
+    return dict(first=sum(first) / len(first), last=sum(last) / len(last))
+
+
+def read_regime(work_dir: str, iters: int) -> Dict:
+    """The teacher's pseudo-label accuracy over the first/last tenth of training, and the
+    first logged iteration at which the prototype contrast loss is non-zero (PCPR)."""
+    entries = read_log_entries(work_dir)
+    regime = {}
+    for key in TEACHER_ACC_KEYS:
+        window = early_late_mean(entries, key, iters)
+        if window is not None:
+            regime['teacher_acc_first_tenth'] = window['first']
+            regime['teacher_acc_last_tenth'] = window['last']
+            break
+    active = [e['iter'] for e in entries if e.get('mode') == 'train'
+              and any(k.endswith('fpc.loss_cont') and e[k] > 0 for k in e)]
+    if active:
+        regime['fpc_first_active_logged_iter'] = min(active)
+    return regime
 
 
 def plan_runs(methods: Sequence[str], seeds: Sequence[int], args: argparse.Namespace
@@ -48,12 +111,30 @@ def plan_runs(methods: Sequence[str], seeds: Sequence[int], args: argparse.Names
 
     per_method = {}
     for method in methods:
-        config = config_of(method)
-        iters = args.iters or load_config(config).runner.max_iters
-        options = data_root_options(config, args.data_root) + schedule_options(iters, 50)
+        config = config_of(method, args.config_dir)
+        cfg = load_config(config)
+        iters = args.iters or cfg.runner.max_iters
+        # Log often enough that the first and last tenth of the run hold entries.
+        log_interval = max(1, min(50, iters // 20))
+        options = data_root_options(config, args.data_root) + schedule_options(iters,
+                                                                               log_interval)
+        if cfg.model.get('pretrained'):  # train.py may run elsewhere: an absolute path
+            options.append(f'model.pretrained={osp.abspath(cfg.model.pretrained)}')
+        fpc = cfg.get('uda', {}).get('fpc')
         per_method[method] = dict(config=config, iters=iters, options=options)
+        if fpc is not None:
+            from mmseg.models.uda.pcpr import resolve_fpc_cfg
+            start = resolve_fpc_cfg(fpc)['proto_start_iter']
+            per_method[method]['proto_active_iters'] = max(0, iters - start)
     return [dict(method=m, seed=s, work_dir=osp.join(args.out, 'runs', f'{m}_seed{s}'),
                  **per_method[m]) for s in seeds for m in methods]
+
+
+def describe(plan: Dict) -> Dict:
+    """The planned facts a result records: method, seed, work dir, iterations (and, for PCPR,
+    how many of them the prototype losses act)."""
+    keys = ('method', 'seed', 'work_dir', 'iters', 'proto_active_iters')
+    return {k: plan[k] for k in keys if k in plan}
 
 
 def run_one(plan: Dict, rerun: bool, threads: int) -> Dict:
@@ -67,46 +148,71 @@ def run_one(plan: Dict, rerun: bool, threads: int) -> Dict:
             done = dict(mIoU=None)
         if done['mIoU'] is not None:
             log(f'{tag} reusing the finished run in {work_dir}')
-            return dict(method=method, seed=seed, work_dir=work_dir, **done)
+            return dict(describe(plan), **done, **read_regime(work_dir, plan['iters']))
     start = time.time()
     train(plan['config'], work_dir, seed, plan['options'], threads, prefix=tag)
-    result = dict(method=method, seed=seed, work_dir=work_dir, iters=plan['iters'],
-                  seconds=round(time.time() - start, 1), **read_log(work_dir))
+    result = dict(describe(plan), seconds=round(time.time() - start, 1), **read_log(work_dir),
+                  **read_regime(work_dir, plan['iters']))
     log(f"{tag} target mIoU {100 * result['mIoU']:.2f} ({result['seconds']:.0f} s)")
     return result
 
 
-def summarise(runs: Sequence[Dict], methods: Sequence[str]) -> Dict[str, Dict]:
-    """Per method: n, mean and sample std (0 for one seed) of the mIoU in %, mean PLF stats."""
+REGIME_KEYS = ('teacher_acc_first_tenth', 'teacher_acc_last_tenth')
+
+
+def summarise(runs: Sequence[Dict], methods: Sequence[str], baseline: str = BASELINE
+              ) -> Dict[str, Dict]:
+    """Per method: `sample_stats` of the mIoU in % with the per-seed values, the mean PLF and
+    regime statistics (%), and the paired difference to `baseline` where both have seeds."""
+    by_method = {m: {r['seed']: r for r in runs
+                     if r['method'] == m and r.get('mIoU') is not None} for m in methods}
     summary = {}
     for method in methods:
-        done = [r for r in runs if r['method'] == method and r.get('mIoU') is not None]
+        done = by_method[method]
         if not done:
             continue
-        miou = [100 * r['mIoU'] for r in done]
-        entry = dict(n=len(miou), seeds=[r['seed'] for r in done], mIoU=miou,
-                     mean=statistics.mean(miou),
-                     std=statistics.stdev(miou) if len(miou) > 1 else 0.0)
-        for key in PLF_KEYS:
-            values = [100 * r[key] for r in done if key in r]
+        seeds = sorted(done)
+        miou = [100 * done[s]['mIoU'] for s in seeds]
+        entry = dict(sample_stats(miou), seeds=seeds, mIoU=miou)
+        for key in PLF_KEYS + REGIME_KEYS:
+            values = [100 * done[s][key] for s in seeds if key in done[s]]
             if values:
-                entry[key] = statistics.mean(values)
+                entry[key] = sum(values) / len(values)
+        active = {done[s]['proto_active_iters'] for s in seeds if 'proto_active_iters' in done[s]}
+        if active:
+            entry['proto_active_iters'] = max(active)
+        if method != baseline and by_method.get(baseline):
+            entry[f'minus_{baseline}'] = paired_difference(
+                {s: 100 * r['mIoU'] for s, r in done.items()},
+                {s: 100 * r['mIoU'] for s, r in by_method[baseline].items()})
         summary[method] = entry
     return summary
 
 
-def format_table(summary: Dict[str, Dict]) -> str:
-    header = (f"{'method':<22} {'seeds':>5} {'target mIoU':>16} {'PL acc before':>14} "
-              f"{'PL acc after':>13} {'kept':>7}")
+def format_table(summary: Dict[str, Dict], baseline: str = BASELINE) -> str:
+    header = (f"{'method':<22} {'seeds':>5} {'mIoU mean +- std':>17} {'SEM':>5}  "
+              f"{'per seed':<24} {f'- {baseline} (paired)':>22} {'teacher PL acc':>15} "
+              f"{'PLF kept':>8}")
     lines = [header, '-' * len(header)]
     for method, s in summary.items():
-        extra = [f"{s[k]:.1f}" if k in s else '-' for k in PLF_KEYS]
+        per_seed = ', '.join(f'{v:.2f}' for v in s['mIoU'])
+        diff = s.get(f'minus_{baseline}')
+        diff_text = (f"{diff['mean']:+.2f} +- {diff['std']:.2f} ({diff['sem']:.2f})"
+                     if diff else '-')
+        acc = (f"{s['teacher_acc_first_tenth']:.1f} -> {s['teacher_acc_last_tenth']:.1f}"
+               if 'teacher_acc_first_tenth' in s else '-')
+        kept = f"{s['plf.kept']:.1f}" if 'plf.kept' in s else '-'
         lines.append(f"{method:<22} {s['n']:>5} {s['mean']:>8.2f} +- {s['std']:<5.2f} "
-                     f"{extra[0]:>14} {extra[1]:>13} {extra[2]:>7}")
-    lines.append('mIoU in %, mean +- sample std over seeds; PL acc = PCPR pseudo-label accuracy '
-                 '(%) on labelled target pixels before filtering / on the kept pixels, and '
-                 'kept = % of pixels with weight > 0, each averaged over the second half of '
-                 'training.')
+                     f"{s['sem']:>5.2f}  {per_seed:<24} {diff_text:>22} {acc:>15} {kept:>8}")
+    lines.append(f'mIoU in %: mean +- sample std over seeds, SEM = std / sqrt(n); "- {baseline}" '
+                 f'= per-seed difference to {baseline} (same seed = same data order and init), '
+                 'mean +- std (SEM). Teacher PL acc = accuracy (%) of the teacher\'s unfiltered '
+                 'pseudo-labels on labelled target pixels, first -> last tenth of training; PLF '
+                 'kept = % of pixels PCPR\'s filter keeps (second half of training).')
+    for method, s in summary.items():
+        if 'proto_active_iters' in s:
+            lines.append(f"{method}: the prototype losses act for {s['proto_active_iters']} "
+                         'iterations.')
     return '\n'.join(lines)
 
 
@@ -155,6 +261,18 @@ def plot(summary: Dict[str, Dict], path: str, title: str) -> None:
     fig.savefig(path, dpi=110)
 
 
+def prepare_pretrained(configs: Sequence[str]) -> None:
+    """Run the ImageNet stand-in's pretraining (cached: a no-op when done) for every config
+    whose `model.pretrained` is the stand-in's default checkpoint."""
+    from mmseg.utils.config_checks import load_config
+    from tools import pretrain_synthetic
+
+    default = pretrain_synthetic.parse_args([]).out
+    paths = {load_config(c).model.get('pretrained') for c in configs}
+    if default in paths:
+        pretrain_synthetic.main(['--out', default])
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     spec = DataSpec()
     parser = argparse.ArgumentParser(description='Train every method on the synthetic '
@@ -164,8 +282,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seeds', default='0,1,2', help='comma-separated training seeds')
     parser.add_argument('--iters', type=int, default=None,
                         help="iterations per run (default: each config's runner.max_iters)")
-    parser.add_argument('--out', default='work_dirs/benchmark_synthetic',
+    parser.add_argument('--out', default='work_dirs/benchmark_synthetic_pretrained',
                         help='folder for runs/, results.json and the plot')
+    parser.add_argument('--config-dir', default=DEFAULT_CONFIG_DIR,
+                        help='folder of the <method>_synthetic.py configs (relative to the '
+                        'repository): configs/demo/pretrained (ImageNet stand-in, feature '
+                        'distance on) or configs/demo (from scratch, 600 iterations)')
     parser.add_argument('--data-root', default='data/demo', help='synthetic data folder')
     parser.add_argument('--data-seed', type=int, default=spec.seed,
                         help='seed of the generated data (the same for every run)')
@@ -189,17 +311,20 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         seeds = [int(s) for s in args.seeds.split(',') if s]
     except ValueError as err:
         raise UserError(f'--seeds {args.seeds}: give integers separated by commas.') from err
-    missing = [m for m in methods if not osp.isfile(config_of(m))]
+    missing = [config_of(m, args.config_dir) for m in methods
+               if not osp.isfile(config_of(m, args.config_dir))]
     if missing:
-        raise UserError(f'--methods: no config {", ".join(config_of(m) for m in missing)}')
+        raise UserError(f'--methods: no config {", ".join(missing)}')
     if not methods or not seeds:
         raise UserError('--methods and --seeds must not be empty.')
     spec = DataSpec(args.num_source, args.num_target_train, args.num_target_val,
                     seed=args.data_seed, shift_strength=args.shift_strength)
     prepare_data(args.data_root, spec, nproc=2)
+    prepare_pretrained([config_of(m, args.config_dir) for m in methods])
     os.makedirs(args.out, exist_ok=True)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     settings = dict(methods=methods, seeds=seeds, iters=args.iters, data=spec.as_dict(),
+                    config_dir=args.config_dir,
                     data_root=args.data_root, jobs=args.jobs, threads_per_job=threads,
                     command=' '.join([osp.basename(sys.argv[0])] + list(
                         sys.argv[1:] if argv is None else argv)))

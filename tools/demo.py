@@ -151,12 +151,8 @@ def train(config: str, work_dir: str, seed: int, options: Sequence[str], threads
                         f'{out_path}:\n{tail}')
 
 
-def read_log(work_dir: str) -> Dict:
-    """The run's final target mIoU and mean PLF statistics, from the newest <work_dir>/*.log.json.
-
-    Returns dict(mIoU=float in [0, 1] or None, plus the mean over the second half of the run's
-    logged train entries of every `plf.*` key it logs (e.g. plf.acc_before, plf.acc_after).
-    """
+def read_log_entries(work_dir: str) -> List[Dict]:
+    """The train/val entries (dicts with a `mode`) of the newest <work_dir>/*.log.json."""
     from mmseg.utils.errors import UserError
 
     logs = sorted(f for f in os.listdir(work_dir) if f.endswith('.log.json'))
@@ -168,6 +164,16 @@ def read_log(work_dir: str) -> Dict:
             entry = json.loads(line)
             if 'mode' in entry:
                 entries.append(entry)
+    return entries
+
+
+def read_log(work_dir: str) -> Dict:
+    """The run's final target mIoU and mean PLF statistics, from the newest <work_dir>/*.log.json.
+
+    Returns dict(mIoU=float in [0, 1] or None, plus the mean over the second half of the run's
+    logged train entries of every `plf.*` key it logs (e.g. plf.acc_before, plf.acc_after).
+    """
+    entries = read_log_entries(work_dir)
     vals = [e for e in entries if e['mode'] == 'val' and 'mIoU' in e]
     result = dict(mIoU=vals[-1]['mIoU'] if vals else None)
     train_entries = [e for e in entries if e['mode'] == 'train']

@@ -1,0 +1,61 @@
+"""The benchmark's statistics: mean, sample std, SEM, paired differences, early/late windows."""
+import math
+
+import pytest
+
+from tools.benchmark_synthetic import (early_late_mean, format_table, paired_difference,
+                                       sample_stats, summarise)
+
+
+def test_sample_stats_gives_mean_sample_std_and_standard_error():
+    stats = sample_stats([18.0, 20.0, 25.0])
+    mean = (18 + 20 + 25) / 3
+    std = math.sqrt(((18 - mean) ** 2 + (20 - mean) ** 2 + (25 - mean) ** 2) / 2)
+    assert stats['n'] == 3
+    assert stats['mean'] == pytest.approx(mean)
+    assert stats['std'] == pytest.approx(std)
+    assert stats['sem'] == pytest.approx(std / math.sqrt(3))
+
+
+def test_sample_stats_of_one_value_has_zero_spread():
+    assert sample_stats([7.5]) == dict(n=1, mean=7.5, std=0.0, sem=0.0)
+
+
+def test_paired_difference_subtracts_seed_by_seed_over_the_common_seeds():
+    diff = paired_difference({0: 20.0, 1: 22.0, 2: 19.0, 5: 30.0}, {0: 19.0, 1: 22.5, 2: 17.0})
+    assert diff['seeds'] == [0, 1, 2]
+    assert diff['diffs'] == pytest.approx([1.0, -0.5, 2.0])
+    mean = 2.5 / 3
+    std = math.sqrt(((1 - mean) ** 2 + (-0.5 - mean) ** 2 + (2 - mean) ** 2) / 2)
+    assert diff['mean'] == pytest.approx(mean)
+    assert diff['std'] == pytest.approx(std)
+    assert diff['sem'] == pytest.approx(std / math.sqrt(3))
+
+
+def test_paired_difference_without_common_seeds_is_none():
+    assert paired_difference({0: 1.0}, {1: 1.0}) is None
+
+
+def test_early_late_mean_averages_the_first_and_last_tenth_of_the_run():
+    entries = [dict(mode='train', iter=i, acc=a) for i, a in
+               ((50, 0.2), (100, 0.4), (150, 0.5), (900, 0.7), (950, 0.8), (1000, 0.9))]
+    entries.append(dict(mode='val', iter=100, acc=0.0))  # val lines are not training
+    window = early_late_mean(entries, 'acc', 1000)
+    assert window['first'] == pytest.approx((0.2 + 0.4) / 2)  # iter <= 100
+    assert window['last'] == pytest.approx((0.8 + 0.9) / 2)  # iter > 900
+    assert early_late_mean(entries, 'missing', 1000) is None
+
+
+def test_summarise_pairs_every_method_with_mic_in_percent():
+    runs = [dict(method='mic', seed=s, mIoU=v) for s, v in ((0, 0.20), (1, 0.22), (2, 0.18))]
+    runs += [dict(method='pcpr', seed=s, mIoU=v, proto_active_iters=575)
+             for s, v in ((0, 0.21), (1, 0.21), (2, 0.20))]
+    summary = summarise(runs, ['mic', 'pcpr'])
+    assert 'minus_mic' not in summary['mic']
+    diff = summary['pcpr']['minus_mic']
+    assert diff['diffs'] == pytest.approx([1.0, -1.0, 2.0])
+    assert diff['mean'] == pytest.approx(2 / 3)
+    assert summary['pcpr']['sem'] == pytest.approx(summary['pcpr']['std'] / math.sqrt(3))
+    assert summary['pcpr']['proto_active_iters'] == 575
+    table = format_table(summary)
+    assert '+0.67 +-' in table and 'act for 575 iterations' in table

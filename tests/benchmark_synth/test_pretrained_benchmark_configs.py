@@ -1,0 +1,31 @@
+"""configs/demo/pretrained/: every method builds, starts from the stand-in via `pretrained=`
+and the UDA methods have MIC's ImageNet feature distance on, with the stand-in as imnet_model."""
+from pathlib import Path
+
+import pytest
+
+from mmseg.models.builder import build_train_model
+from mmseg.utils.config_checks import load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'demo' / 'pretrained'
+THINGS = [6, 7, 11, 12, 13, 14, 15, 16, 17, 18]
+
+
+@pytest.mark.parametrize('method', ['source_only', 'mic', 'pcpr', 'target_oracle'])
+def test_pretrained_config_builds_from_the_standin(method):
+    cfg = load_config(str(CONFIGS / f'{method}_synthetic.py'))
+    assert cfg.model.pretrained == 'pretrained/mit_b0_synthetic.pth'
+    warmup, iters = cfg.lr_config.warmup_iters, cfg.runner.max_iters
+    assert warmup < 0.1 * iters
+    model = build_train_model(cfg)
+    if method == 'target_oracle':
+        assert 'uda' not in cfg
+        return
+    uda = cfg.uda
+    assert uda.imnet_feature_dist_lambda == 0.005
+    assert list(uda.imnet_feature_dist_classes) == THINGS
+    assert uda.imnet_feature_dist_scale_min_ratio == 0.75
+    assert model.get_imnet_model().backbone.pretrained == 'pretrained/mit_b0_synthetic.pth'
+    if method == 'pcpr':
+        assert uda.fpc.proto_start_iter == warmup
+        assert uda.plf is not None
