@@ -133,8 +133,6 @@ def main(args=None):
     args = parse_args(sys.argv[1:] if args is None else args)
     set_unsafe_load_default(args.unsafe_load)
     cfg = prepare_config(args)
-    if not args.no_check_setup and cfg.get('check_setup', True):
-        require_setup(cfg)
 
     if args.launcher == 'none':
         distributed = False
@@ -149,6 +147,8 @@ def main(args=None):
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     log_file = osp.join(cfg.work_dir, f'{timestamp}.log') if rank == 0 else None
     logger = get_root_logger(log_file=log_file, log_level=cfg.log_level)
+    if not args.no_check_setup and cfg.get('check_setup', True):
+        require_setup(cfg)  # after the logger: the datasets it builds log through it
     if rank == 0:
         cfg.dump(osp.join(cfg.work_dir, osp.basename(args.config)))
 

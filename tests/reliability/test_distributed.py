@@ -73,7 +73,7 @@ def test_two_gloo_processes_keep_teacher_and_prototypes_identical(demo_data, tmp
     assert any(not torch.equal(rank0['buffers'][k], rank1['buffers'][k]) for k in stats)
     assert rank0['file_logging'] and not rank1['file_logging']
     names = sorted(p.name for p in work_dir.iterdir())
-    assert names == sorted(['dist_cfg.py', 'iter_2.pth', 'latest.pth']
+    assert names == sorted(['dist_cfg.py', 'iter_2.pth', 'latest.pth', 'tf_logs']
                            + [n for n in names if n.endswith(('.log', '.log.json'))])
     assert len([n for n in names if n.endswith('.log')]) == 1
     ckpt = torch.load(work_dir / 'iter_2.pth', weights_only=True)
