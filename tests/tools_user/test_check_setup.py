@@ -105,3 +105,11 @@ def test_training_starts_with_the_cheap_check_and_can_skip_it(data, tmp_path):
     skipped = run_tool(args[:4] + ['--no-check-setup'] + args[4:])
     assert skipped.returncode == 1 and 'setup check' not in skipped.stderr
     assert 'rare class sampling needs' in skipped.stderr
+
+
+def test_wandb_hook_without_the_package_is_reported(data, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, 'wandb', None)  # `import wandb` raises ImportError
+    problems = problems_of(data, 'log_config.hooks.1.type=WandbLoggerHook')
+    assert problems == ['log_config.hooks has WandbLoggerHook but wandb is not installed: '
+                        '`pip install wandb` (or remove the hook).']
