@@ -90,3 +90,25 @@ def test_unknown_input_is_one_error_line(tiny_run, tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == \
         f'error: input {tmp_path / "missing.png"} is no file, folder or matching glob pattern.'
+
+
+def test_video_becomes_an_overlay_video_with_every_frame(tiny_run, image_folder, tmp_path):
+    import cv2
+    frame = cv2.imread(str(image_folder / 'a.png'))
+    height, width = frame.shape[:2]
+    writer = cv2.VideoWriter(str(tmp_path / 'clip.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), 5,
+                             (width, height))
+    for _ in range(3):
+        writer.write(frame)
+    writer.release()
+    result = infer(tiny_run, [tmp_path / 'clip.mp4'], tmp_path / 'out', '--batch-size', '2')
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert '3 images in' in result.stdout
+    capture = cv2.VideoCapture(str(tmp_path / 'out' / 'clip_overlay.mp4'))
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(image)
+    assert len(frames) == 3 and frames[0].shape == frame.shape
