@@ -105,6 +105,11 @@ class CustomDataset(Dataset):
         self.reduce_zero_label = reduce_zero_label
         self.label_map = None
         self.CLASSES, self.PALETTE = self.get_classes_and_palette(classes, palette)
+        if self.ann_dir is not None and not osp.isdir(self.ann_dir) and not test_mode \
+                and not any(t.get('type') == 'LoadAnnotations' for t in pipeline):
+            # MIC's Dark Zurich config names a train label folder the dataset does not ship;
+            # MIC never looked for it, and a pipeline without LoadAnnotations never reads it.
+            self.ann_dir = None
         self._check_folders()
         self.img_infos = self.load_annotations(self.img_dir, self.img_suffix, self.ann_dir,
                                                self.seg_map_suffix, self.split)

@@ -128,3 +128,17 @@ def test_format_results_train_ids_use_dataset_palette(tmp_path):
     written = Image.open(files[0])
     np.testing.assert_array_equal(np.array(written), pred)
     assert written.getpalette()[18 * 3:18 * 3 + 3] == [119, 11, 32]  # bicycle
+
+
+def test_dark_zurich_train_night_needs_no_label_folder_when_the_pipeline_loads_none(tmp_path):
+    """MIC's Dark Zurich config names gt/train/night/, which the dataset does not ship."""
+    root = str(tmp_path / 'dz')
+    write_rgb(osp.join(root, 'rgb_anon/train/night/GOPR0351/GOPR0351_frame_000159_rgb_anon.png'),
+              np.zeros((4, 4, 3), np.uint8))
+    cfg = dict(type='DarkZurichDataset', data_root=root, img_dir='rgb_anon/train/night/',
+               ann_dir='gt/train/night/')
+    dataset = build_dataset(dict(cfg, pipeline=[dict(type='LoadImageFromFile')]))
+    assert len(dataset) == 1 and dataset.ann_dir is None
+    with pytest.raises(UserError, match='gt/train/night'):  # labels asked for: still an error
+        build_dataset(dict(cfg, pipeline=[dict(type='LoadImageFromFile'),
+                                          dict(type='LoadAnnotations')]))
