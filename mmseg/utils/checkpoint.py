@@ -127,3 +127,32 @@ def load_state_dict_checked(model: nn.Module, state_dict: Dict[str, torch.Tensor
         get_root_logger().warning(f'{path}: ignored {len(unexpected)} unexpected keys, e.g. '
                                   f'{unexpected[:_MAX_LISTED_KEYS]}')
     model.load_state_dict(state_dict, strict=False)
+
+
+def load_backbone_weights(backbone: nn.Module, path: str, drop_prefix: str, describe: str,
+                          hint: str, optional_suffix: Optional[str] = None) -> None:
+    """Strictly load ImageNet weights into a backbone (MIC loads them non-strictly).
+
+    The file holds a raw state dict or one under `state_dict`/`model`; keys starting with
+    `drop_prefix` (the ImageNet classifier) are dropped. Every backbone key (except those ending
+    in `optional_suffix`) must be present, no other key may remain and shapes must match;
+    otherwise one UserError names the file, `describe` (the backbone), the differences and `hint`.
+    """
+    checkpoint = safe_load(path)
+    if not isinstance(checkpoint, dict):
+        raise UserError(f'{path} does not hold a state dict (found {type(checkpoint).__name__})')
+    state_dict = checkpoint.get('state_dict', checkpoint.get('model', checkpoint))
+    state_dict = {k: v for k, v in state_dict.items() if not k.startswith(drop_prefix)}
+    own = backbone.state_dict()
+    missing = sorted(k for k in set(own) - set(state_dict)
+                     if not (optional_suffix and k.endswith(optional_suffix)))
+    unexpected = sorted(set(state_dict) - set(own))
+    wrong_shape = sorted(k for k in set(own) & set(state_dict)
+                         if own[k].shape != state_dict[k].shape)
+    if missing or unexpected or wrong_shape:
+        def listed(keys):
+            return f'{keys[:10]}{" ..." if len(keys) > 10 else ""}'
+        raise UserError(f'{path} does not match {describe}: missing keys {listed(missing)}, '
+                        f'unexpected keys {listed(unexpected)}, shape mismatch '
+                        f'{wrong_shape[:10]} ({hint})')
+    backbone.load_state_dict(state_dict, strict=optional_suffix is None)

@@ -114,15 +114,24 @@ class LoadAnnotations:
         self.file_client = None
         self.imdecode_backend = imdecode_backend
 
-    def __call__(self, results: dict) -> dict:
+    def read_checked(self, results: dict, prefix: Optional[str], rel: str, what: str,
+                     converter_hint: bool = True) -> np.ndarray:
+        """Read a single-channel id map and validate its ids (`label_check`)."""
         if self.file_client is None:
             self.file_client = mmcv.FileClient(**self.file_client_args)
-        filename, raw = read_image_file(self.file_client, results.get('seg_prefix'),
-                                        results['ann_info']['seg_map'], 'label', 'unchanged',
+        filename, raw = read_image_file(self.file_client, prefix, rel, what, 'unchanged',
                                         self.imdecode_backend)
         raw = raw.squeeze()
         if 'label_check' in results:
-            check_label_ids(raw, filename, **results['label_check'])
+            check = dict(results['label_check'])
+            if not converter_hint:
+                check['converter'] = None
+            check_label_ids(raw, filename, **check)
+        return raw
+
+    def __call__(self, results: dict) -> dict:
+        raw = self.read_checked(results, results.get('seg_prefix'),
+                                results['ann_info']['seg_map'], 'label')
         gt_semantic_seg = raw.astype(np.uint8)
         if results.get('label_map'):
             mapped = gt_semantic_seg.copy()
@@ -143,29 +152,18 @@ class LoadAnnotations:
 
 
 @PIPELINES.register_module()
-class LoadPseudoLabels:
+class LoadPseudoLabels(LoadAnnotations):
     """Load the offline pseudo-label `pl_prefix/img_info.pl` into `results['pl']` ((H, W) uint8).
 
     Inserted by a dataset with `pl_dir` after its loading transforms, so the map is resized,
-    cropped, flipped and padded (255) with the image as a seg field. Read like the labels
-    (Pillow, 'unchanged') and checked the same way; no label_map is applied: the maps hold the
-    dataset's train ids.
+    cropped, flipped and padded (255) with the image as a seg field. Read and checked like the
+    labels; no label_map or zero-label reduction is applied: the maps hold the dataset's train
+    ids.
     """
 
-    def __init__(self, file_client_args: Optional[dict] = None, imdecode_backend: str = 'pillow'):
-        self.file_client_args = dict(file_client_args or dict(backend='disk'))
-        self.file_client = None
-        self.imdecode_backend = imdecode_backend
-
     def __call__(self, results: dict) -> dict:
-        if self.file_client is None:
-            self.file_client = mmcv.FileClient(**self.file_client_args)
-        filename, raw = read_image_file(self.file_client, results.get('pl_prefix'),
-                                        results['img_info']['pl'], 'offline pseudo-label',
-                                        'unchanged', self.imdecode_backend)
-        raw = raw.squeeze()
-        if 'label_check' in results:
-            check_label_ids(raw, filename, **dict(results['label_check'], converter=None))
+        raw = self.read_checked(results, results.get('pl_prefix'), results['img_info']['pl'],
+                                'offline pseudo-label', converter_hint=False)
         results['pl'] = raw.astype(np.uint8)
         results['seg_fields'].append('pl')
         return results

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from mmcv.runner import BaseModule
 from timm.layers import DropPath, trunc_normal_
 
-from mmseg.utils.checkpoint import safe_load
+from mmseg.utils.checkpoint import load_backbone_weights
 from mmseg.utils.errors import UserError
 from ..builder import BACKBONES
 
@@ -207,24 +207,9 @@ class MixVisionTransformer(BaseModule):
                 f'pretrained backbone weights not found: {path}. Put SegFormer\'s ImageNet '
                 f'weights (e.g. mit_b5.pth for mit_b5) into pretrained/, or set '
                 f'model.pretrained=None to start from a random initialisation.')
-        checkpoint = safe_load(path)
-        if not isinstance(checkpoint, dict):
-            raise UserError(f'{path} does not hold a state dict (found '
-                            f'{type(checkpoint).__name__})')
-        state_dict = checkpoint.get('state_dict', checkpoint.get('model', checkpoint))
-        state_dict = {k: v for k, v in state_dict.items() if not k.startswith('head.')}
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(own))
-        wrong_shape = sorted(k for k in set(own) & set(state_dict)
-                             if own[k].shape != state_dict[k].shape)
-        if missing or unexpected or wrong_shape:
-            raise UserError(
-                f'{path} does not match {type(self).__name__} {self.embed_dims}/{self.depths}: '
-                f'missing keys {missing[:10]}{" ..." if len(missing) > 10 else ""}, '
-                f'unexpected keys {unexpected[:10]}{" ..." if len(unexpected) > 10 else ""}, '
-                f'shape mismatch {wrong_shape[:10]} (is it the right mit_b* file?)')
-        self.load_state_dict(state_dict)
+        load_backbone_weights(self, path, 'head.',
+                              f'{type(self).__name__} {self.embed_dims}/{self.depths}',
+                              'is it the right mit_b* file?')
 
     def forward_features(self, x: torch.Tensor) -> List[torch.Tensor]:
         """(B, 3, H, W) -> [(B, embed_dims[s], H / 2^(s+2), W / 2^(s+2)) for s = 0..3]."""

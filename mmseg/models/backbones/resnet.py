@@ -15,8 +15,7 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmcv.runner import BaseModule, Sequential
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmseg.utils.checkpoint import safe_load
-from mmseg.utils.errors import UserError
+from mmseg.utils.checkpoint import load_backbone_weights
 from mmseg.utils.model_zoo import resolve_pretrained
 from ..builder import BACKBONES
 
@@ -259,29 +258,12 @@ class ResNet(BaseModule):
         catches a wrong file early (e.g. torchvision's 7x7 stem for a deep-stem ResNetV1c).
         """
         path = resolve_pretrained(source)
-        checkpoint = safe_load(path)
-        if not isinstance(checkpoint, dict):
-            raise UserError(f'{path} does not hold a state dict (found '
-                            f'{type(checkpoint).__name__})')
-        state_dict = checkpoint.get('state_dict', checkpoint.get('model', checkpoint))
-        state_dict = {k: v for k, v in state_dict.items() if not k.startswith('fc.')}
-        own = self.state_dict()
-        missing = sorted(k for k in set(own) - set(state_dict)
-                         if not k.endswith('num_batches_tracked'))
-        unexpected = sorted(set(state_dict) - set(own))
-        wrong_shape = sorted(k for k in set(own) & set(state_dict)
-                             if own[k].shape != state_dict[k].shape)
-        if missing or unexpected or wrong_shape:
-            hint = ('a deep-stem ResNetV1c/V1d needs an open-mmlab resnet*_v1c checkpoint; '
-                    'torchvision weights fit type=ResNet' if self.deep_stem else
-                    'type=ResNet fits torchvision weights; open-mmlab resnet*_v1c checkpoints '
-                    'need type=ResNetV1c')
-            raise UserError(
-                f'{path} does not match {type(self).__name__}-{self.depth}: '
-                f'missing keys {missing[:10]}{" ..." if len(missing) > 10 else ""}, '
-                f'unexpected keys {unexpected[:10]}{" ..." if len(unexpected) > 10 else ""}, '
-                f'shape mismatch {wrong_shape[:10]} ({hint})')
-        self.load_state_dict(state_dict, strict=False)
+        hint = ('a deep-stem ResNetV1c/V1d needs an open-mmlab resnet*_v1c checkpoint; '
+                'torchvision weights fit type=ResNet' if self.deep_stem else
+                'type=ResNet fits torchvision weights; open-mmlab resnet*_v1c checkpoints '
+                'need type=ResNetV1c')
+        load_backbone_weights(self, path, 'fc.', f'{type(self).__name__}-{self.depth}', hint,
+                              optional_suffix='num_batches_tracked')
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         """(B, C_in, H, W) -> maps of the `out_indices` stages (strides 4, 8, 16, 32 without
