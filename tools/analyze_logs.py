@@ -4,7 +4,12 @@
         --keys decode.loss_seg mix.decode.loss_seg mIoU --out curves.png
 
 Any numeric key of the train or val lines can be plotted (loss terms, `lr`, `mIoU`, `IoU.<cls>`,
-`plf.*`, `fpc.*`, ...), one panel per key, one line per log.
+`plf.*`, `fpc.*`, ...), one panel per key, one line per log. `--preset pcpr` plots the curves
+that say what PCPR does (those of `PCPR_CURVES` that every log has): how many target pixels
+the filter keeps and how accurate the pseudo-labels are before and after it, how close anchors
+are to their prototypes and how close the classes' prototypes are to each other.
+
+    python tools/analyze_logs.py work_dirs/*/2*.log.json --preset pcpr --out pcpr_curves.png
 """
 import argparse
 import os.path as osp
@@ -16,6 +21,20 @@ if __package__ in (None, ''):  # `python tools/analyze_logs.py` from the reposit
 
 from mmseg.utils.errors import UserError, run_cli  # noqa: E402
 from mmseg.utils.json_log import Curves, load_json_log  # noqa: E402
+
+
+# PCPR's diagnostic curves (`--preset pcpr`); the accuracies need data.train.debug_gt=True.
+PCPR_CURVES = ('plf.kept', 'plf.acc_before', 'plf.acc_after', 'plf.m_cons', 'plf.m_proto',
+               'src.fpc.mean_sim', 'mix.fpc.mean_sim', 'fpc.inter_class_sim', 'mIoU')
+
+
+def preset_keys(logs: Sequence[Curves], preset: str) -> list:
+    """The preset's keys that every log has; an error when it has no PCPR key (mIoU alone)."""
+    keys = [k for k in PCPR_CURVES if all(k in curves for curves in logs)]
+    if keys in ([], ['mIoU']):
+        raise UserError(f'--preset {preset}: none of {", ".join(PCPR_CURVES)} is in the logs '
+                        '(are they PCPR runs?)')
+    return keys
 
 
 def plot_curve(logs: Sequence[Curves], keys: Sequence[str], names: Sequence[str],
@@ -63,6 +82,8 @@ def parse_args(args):
     parser.add_argument('json_logs', nargs='+', help='*.log.json files')
     parser.add_argument('--keys', nargs='+', default=['mIoU'],
                         help='keys to plot, e.g. decode.loss_seg mIoU')
+    parser.add_argument('--preset', choices=['pcpr'],
+                        help="plot a key set instead of --keys: 'pcpr' = PCPR_CURVES")
     parser.add_argument('--legend', nargs='+', help='one name per log (default: file names)')
     parser.add_argument('--title', help='figure title')
     parser.add_argument('--out', help='output image (default: show the figure)')
@@ -76,8 +97,9 @@ def main(args=None):
         raise UserError(f'--legend has {len(names)} names for {len(args.json_logs)} logs; '
                         'give one name per log.')
     logs = [load_json_log(p) for p in args.json_logs]
-    check_keys(logs, args.json_logs, args.keys)
-    plot_curve(logs, args.keys, names, args.out, args.title)
+    keys = preset_keys(logs, args.preset) if args.preset else args.keys
+    check_keys(logs, args.json_logs, keys)
+    plot_curve(logs, keys, names, args.out, args.title)
 
 
 def cli(args=None):

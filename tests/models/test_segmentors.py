@@ -143,16 +143,22 @@ def test_hrda_encode_decode_scales_returns_fused_raw_lr_and_hr(hrda_model):
     with torch.no_grad():
         scales = model.encode_decode_scales(img, metas(1, 128))
         fused = model.encode_decode(img, metas(1, 128))
-        lr_raw = model.decode_head.head(model.backbone(F.interpolate(
-            img, scale_factor=0.5, mode='bilinear', align_corners=False)))
+        lr_maps = model.backbone(F.interpolate(img, scale_factor=0.5, mode='bilinear',
+                                               align_corners=False))
+        lr_raw = model.decode_head.head(lr_maps)
+        lr_feat = model.decode_head.head.forward_features(lr_maps)
     torch.testing.assert_close(scales['fused'], fused)
+    torch.testing.assert_close(scales['lr_feat'], lr_feat)
     torch.testing.assert_close(scales['lr'], F.interpolate(lr_raw, size=(128, 128),
                                                            mode='bilinear', align_corners=False))
     assert scales['hr'].shape == (1, 19, 128, 128)
     plain = build_segmentor(encoder_decoder()).eval()
     with torch.no_grad():
         out = plain.encode_decode_scales(img, metas(1, 128))
-    assert out['lr'] is None and out['hr'] is None and out['fused'].shape == (1, 19, 128, 128)
+        plain_fused = plain.encode_decode(img, metas(1, 128))
+    assert out['lr'] is None and out['hr'] is None
+    torch.testing.assert_close(out['fused'], plain_fused)
+    assert out['lr_feat'].shape[:2] == (1, plain.decode_head.channels)
 
 
 def test_flipped_test_image_prediction_is_flipped_back():

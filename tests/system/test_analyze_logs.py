@@ -65,3 +65,24 @@ def test_cli_missing_key_exits_1_with_one_line(json_log, tmp_path, capsys):
 def test_legend_count_must_match_logs(json_log, tmp_path):
     with pytest.raises(UserError, match='one name per log'):
         main([json_log, '--legend', 'a', 'b', '--out', str(tmp_path / 'c.png')])
+
+
+def test_pcpr_preset_plots_the_pcpr_curves_every_log_has(tmp_path):
+    from tools.analyze_logs import preset_keys
+    lines = [{'mode': 'train', 'epoch': 1, 'iter': i, 'plf.kept': 0.6, 'plf.acc_before': 0.6,
+              'plf.acc_after': 0.7, 'src.fpc.mean_sim': 0.5, 'fpc.inter_class_sim': 0.1}
+             for i in (50, 100)]
+    log_a = _write_log(tmp_path / 'a.log.json', lines)
+    log_b = _write_log(tmp_path / 'b.log.json', [dict(line, **{'plf.m_proto': 0.9})
+                                                  for line in lines])
+    logs = [load_json_log(log_a), load_json_log(log_b)]
+    assert preset_keys(logs, 'pcpr') == ['plf.kept', 'plf.acc_before', 'plf.acc_after',
+                                         'src.fpc.mean_sim', 'fpc.inter_class_sim']
+    out = tmp_path / 'pcpr.png'
+    main([log_a, log_b, '--preset', 'pcpr', '--out', str(out)])
+    assert out.exists()
+
+
+def test_pcpr_preset_on_a_mic_log_is_one_clear_error(json_log):
+    with pytest.raises(UserError, match='PCPR runs'):
+        main([json_log, '--preset', 'pcpr', '--out', 'x.png'])

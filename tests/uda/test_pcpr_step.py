@@ -191,3 +191,20 @@ def test_region_granularity_adds_one_anchor_per_class_region_to_the_contrast():
 def test_unknown_granularity_is_one_clear_error():
     with pytest.raises(UserError, match="granularity must be 'pixel' or 'region'"):
         build(tiny_cfg(PCPR_CONFIG, fpc=dict(granularity='segment')))
+
+
+def test_prototype_agreement_filters_only_once_prototypes_exist():
+    cfg = tiny_cfg(PCPR_CONFIG, plf=dict(proto_agreement='hard', renormalize=True))
+    model = build(cfg)
+    seed_all()
+    first = model.forward_train(**batch())
+    assert first['plf.m_proto'] == 1.0  # no class has prototypes before the first update
+    seed_all(1)
+    second = model.forward_train(**batch(seed=1))
+    assert 0.0 < second['plf.m_proto'] < 1.0
+    assert torch.isfinite(second['mix.decode.loss_seg'])
+
+
+def test_prototype_agreement_without_fpc_is_one_clear_error():
+    with pytest.raises(UserError, match='proto_agreement .*fpc'):
+        build(tiny_cfg(PCPR_CONFIG, plf=dict(proto_agreement='soft'), fpc=None))

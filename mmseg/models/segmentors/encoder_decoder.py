@@ -115,8 +115,12 @@ class EncoderDecoder(BaseSegmentor):
 
     def encode_decode_scales(self, img: torch.Tensor,
                              img_metas: List[dict]) -> Dict[str, Optional[torch.Tensor]]:
-        """dict(fused=logits, lr=None, hr=None) for a single-scale model."""
-        return dict(fused=self.encode_decode(img, img_metas), lr=None, hr=None)
+        """dict(fused=logits at the input size, lr=None, hr=None, lr_feat=decoder features) for a
+        single-scale model."""
+        feat = self.decode_head.forward_features(self.extract_feat(img))
+        fused = resize(self.decode_head.cls_seg(feat), size=img.shape[2:], mode='bilinear',
+                       align_corners=self.align_corners)
+        return dict(fused=fused, lr=None, hr=None, lr_feat=feat)
 
     def forward_train(self, img: torch.Tensor, img_metas: List[dict],
                       gt_semantic_seg: torch.Tensor, seg_weight: Optional[torch.Tensor] = None,

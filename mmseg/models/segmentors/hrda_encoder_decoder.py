@@ -131,13 +131,15 @@ class HRDAEncoderDecoder(EncoderDecoder):
 
     def encode_decode_scales(self, img: torch.Tensor,
                              img_metas: List[dict]) -> Dict[str, Optional[torch.Tensor]]:
-        """dict(fused, lr=raw LR logits, hr=slide-assembled HR logits), all at the input size."""
+        """dict(fused, lr=raw LR logits, hr=slide-assembled HR logits), all at the input size,
+        and lr_feat=the LR decoder features at their own size (for PCPR's prototypes)."""
         out = self.decode_head.forward_scales(self._inference_inputs(img))
-        return {
+        scales = {
             name: resize(out[key], size=img.shape[2:], mode='bilinear',
                          align_corners=self.align_corners)
             for name, key in (('fused', 'fused'), ('lr', 'lr_raw'), ('hr', 'hr'))
         }
+        return dict(scales, lr_feat=out['lr_feat'])
 
     def sample_hr_crop_box(self, img_h: int, img_w: int) -> Box:
         """The HR detail crop of one training batch (HRDA: uniform, offsets divisible), or the

@@ -82,6 +82,11 @@ class PCPR(DACS):
                                       proj_dim=self.fpc_cfg['proj_dim'])
         super().__init__(model, max_iters, **kwargs)
         self.plf = PseudoLabelFilter.from_cfg(plf) if plf is not None else None
+        if self.plf is not None and self.plf.proto_agreement is not None \
+                and self.fpc_cfg is None:
+            raise UserError('uda.plf.proto_agreement compares pseudo-labels with the class '
+                            'prototypes of FPC: set uda.fpc=dict(...) too, or '
+                            'plf.proto_agreement=None.')
         if self.fpc_cfg is not None:
             self.proto_memory = PrototypeMemory(
                 self.num_classes, self.fpc_cfg['num_prototypes'], self.fpc_cfg['proj_dim'],
@@ -111,9 +116,12 @@ class PCPR(DACS):
         quality = confidence_quality(prob, self.pseudo_threshold)
         valid = filter_valid_pseudo_region(torch.ones_like(prob), valid_pseudo_mask,
                                            self.psweight_ignore_top, self.psweight_ignore_bottom)
+        proto_scores = None
+        if self.plf.proto_agreement is not None:
+            proto_scores = self.teacher_prototype_scores(teacher_out['lr_feat'], prob.shape[-2:])
         out = self.plf(teacher_out['fused'], teacher_out.get('lr'), teacher_out.get('hr'),
                        quality, valid_region=valid, gt=target_gt, pseudo=(prob, label),
-                       offline_pl=offline_pl)
+                       offline_pl=offline_pl, proto_scores=proto_scores)
         if self.plf.plf_on_masked:
             masked_label, masked_weight = out.pseudo_label, out.pseudo_weight
         else:
@@ -122,6 +130,13 @@ class PCPR(DACS):
                     masked_weight=masked_weight, confidence=out.maps['confidence'],
                     reliability=out.maps['reliability'], maps=out.maps, teacher=teacher_out,
                     log_vars=out.stats)
+
+    def teacher_prototype_scores(self, lr_feat, size):
+        """(B, C, H, W) similarity of the teacher's embedding (its EMA projection head on its
+        LR decoder features) to each class's nearest prototype, at the pseudo-label size."""
+        with torch.no_grad(), self.autocast(lr_feat.device):
+            emb = self.get_ema_model().proj_head(lr_feat)
+        return self.proto_memory.class_scores(emb.float(), size)
 
     # ------------------------------------------------------------------ HR crop policy
     def place_next_hr_crop(self, label, target_weight=None, teacher_logits=None):
@@ -258,7 +273,8 @@ class PCPR(DACS):
             anchors = torch.zeros(0, self.fpc_cfg['proj_dim'], device=device)
             labels = assignment = torch.zeros(0, dtype=torch.long, device=device)
         self.proto_memory.update(anchors, labels, assignment)
-        return {'fpc.num_init_classes': self.proto_memory.initialized.float().sum()}
+        return {'fpc.num_init_classes': self.proto_memory.initialized.float().sum(),
+                'fpc.inter_class_sim': self.proto_memory.inter_class_similarity()}
 
     def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
                       valid_pseudo_mask=None, target_gt_semantic_seg=None, pl=None):
@@ -279,8 +295,10 @@ class PCPR(DACS):
             for name in ('lr', 'hr'):
                 if teacher.get(name) is not None:
                     row.append((f'Teacher {name.upper()}', teacher[name][j].argmax(0)))
-            row += [('Consistency', maps['m_cons'][j]), ('Edge Prob.', maps['edge_prob'][j]),
-                    ('Filtered PL', pseudo['label'][j])]
+            row += [('Consistency', maps['m_cons'][j]), ('Edge Prob.', maps['edge_prob'][j])]
+            if 'm_proto' in maps:
+                row.append(('Proto. Agreement', maps['m_proto'][j]))
+            row.append(('Filtered PL', pseudo['label'][j]))
         if self.fpc_cfg is not None and self._anchor_buffer:
             labels = torch.cat([anchor_labels for _, anchor_labels, _ in self._anchor_buffer])
             counts = torch.bincount(labels, minlength=self.num_classes).float()

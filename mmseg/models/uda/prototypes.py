@@ -274,6 +274,26 @@ class PrototypeMemory(nn.Module):
         column_ok = self.initialized.repeat_interleave(self.num_prototypes)
         return sims.masked_fill(~column_ok, float('-inf'))
 
+    def class_scores(self, emb: Tensor, size: Optional[tuple] = None) -> Tensor:
+        """(B, D, h, w) unit embeddings -> (B, C, h, w) cosine similarity to each class's
+        nearest sub-prototype, bilinearly resized to `size` if given; -inf (after resizing) for
+        classes not initialised yet."""
+        sims = torch.einsum('bdhw,ckd->bckhw', emb, self.prototypes.to(emb.dtype))
+        scores = sims.max(dim=2).values
+        if size is not None:
+            scores = F.interpolate(scores, size=size, mode='bilinear', align_corners=False)
+        return scores.masked_fill(~self.initialized[None, :, None, None], float('-inf'))
+
+    def inter_class_similarity(self) -> Tensor:
+        """Mean cosine similarity between the normalised class means of the sub-prototypes,
+        over pairs of different initialised classes (0 until two classes are initialised):
+        how well the memory separates classes (lower = more separated). No host sync."""
+        means = F.normalize(self.prototypes.mean(dim=1), dim=-1)
+        init = self.initialized.float()
+        pair = init[:, None] * init[None, :] * (1 - torch.eye(self.num_classes,
+                                                               device=init.device))
+        return ((means @ means.t()) * pair).sum() / pair.sum().clamp_min(1)
+
     def assigned(self, labels: Tensor, assignment: Tensor) -> Tensor:
         """(N, D) prototype (labels[i], assignment[i]) of each anchor (assignment >= 0)."""
         return self.prototypes[labels, assignment]

@@ -4,8 +4,10 @@ MIC weights every target pixel with one scalar, the confidence quality `q`. PLF 
 two per-pixel reliability maps (pcpr-method.md, "Pseudo-label filtering"):
 - scale consistency `m_cons`: do the context (LR) and detail (HR) predictions of HRDA agree?
 - edge weight `m_edge = (1 - E) ** gamma`: pixels near a pseudo-label boundary are less reliable.
-and, as a second-wave option, `m_pl`: does an offline pseudo-label (`pl_dir`) agree? It
-optionally turns low-weight pixels into ignore. The formulas are free functions; the
+and, as options: `m_proto` (does the pixel's class match its nearest class prototype, as
+prototype-based denoising does?), `m_pl` (does an offline pseudo-label from `pl_dir` agree?),
+a per-image renormalisation that gives the filtered weights MIC's total, and turning low-weight
+pixels into ignore. The formulas are free functions; the
 `PseudoLabelFilter` class only wires them to the `plf=dict(...)` config and collects statistics.
 """
 import inspect
@@ -136,6 +138,54 @@ def offline_agreement(label: Tensor, offline_pl: Tensor,
     return ((offline_pl == label) | (offline_pl == ignore_index)).float()
 
 
+def prototype_agreement(class_scores: Tensor, label: Tensor, mode: str = 'soft',
+                        temperature: float = 0.1) -> Tensor:
+    """`m_proto`: agreement of the pseudo-label with the pixel's nearest class prototype.
+
+    With `s_c(x)` the similarity of the pixel's embedding to class c's nearest sub-prototype
+    (-inf for classes without prototypes yet) and `y` the pseudo-label:
+    soft: `m = exp((s_y - max_c s_c) / T)`, 1 where `y` is the nearest class, smaller the
+    further its prototypes are behind the nearest class's (the prototype posterior of `y`
+    relative to the best class's, so it does not shrink with the number of classes).
+    hard: `m = 1` where `y` is the nearest class, else 0.
+    A pixel whose class has no prototype yet gets `m = 1` (no opinion).
+
+    Args:
+        class_scores: (B, C, H, W) similarities `s_c`.
+        label: (B, H, W) pseudo-label in [0, C).
+        mode: 'soft' or 'hard'.
+        temperature: T of the soft mode.
+    Returns:
+        (B, H, W) float in [0, 1].
+    """
+    own = class_scores.gather(1, label.long().unsqueeze(1)).squeeze(1)
+    best = class_scores.max(dim=1).values
+    if mode == 'hard':
+        m = (own >= best).float()
+    elif mode == 'soft':
+        m = torch.exp((own - best) / temperature)
+    else:
+        raise ValueError(f"prototype agreement mode must be 'soft' or 'hard', got {mode!r}")
+    return torch.where(torch.isfinite(own), m, torch.ones_like(m))
+
+
+def renormalize_weights(weight: Tensor, reference: Tensor) -> Tensor:
+    """Rescale each image's weights so that they sum to the reference's sum.
+
+    PLF lowers or drops weights; renormalised against MIC's `q * valid_region`, the target loss
+    keeps MIC's total weight and only its distribution over pixels changes. An image whose
+    weights are all zero stays zero.
+
+    Args:
+        weight: (B, H, W) PLF weights.
+        reference: (B, H, W) MIC's weights.
+    """
+    total = weight.flatten(1).sum(1)
+    scale = torch.where(total > 0, reference.flatten(1).sum(1) / total.clamp_min(1e-12),
+                        torch.zeros_like(total))
+    return weight * scale[:, None, None]
+
+
 def apply_drop_below(label: Tensor, weight: Tensor, drop_below: float,
                      ignore_index: int = IGNORE_INDEX) -> Tensor:
     """Copy of `label` (B, H, W) with `ignore_index` where `weight < drop_below` (strict).
@@ -152,7 +202,8 @@ class PLFOutput(NamedTuple):
     pseudo_weight: (B, H, W) float, the PLF weight w.
     stats: scalar tensors named `plf.*` for the log (never `.item()`-ed here).
     maps: (B, H, W) tensors for FPC and debug images: 'confidence' (max teacher prob),
-        'm_cons', 'edge_prob', 'm_edge', 'reliability' (= m_cons * m_edge).
+        'm_cons', 'edge_prob', 'm_edge', 'reliability' (= m_cons * m_edge, times m_pl and
+        m_proto when used), and 'm_pl' / 'm_proto' when used.
     """
     pseudo_label: Tensor
     pseudo_weight: Tensor
@@ -175,15 +226,24 @@ class PseudoLabelFilter:
         plf_on_masked: read by the UDA loop: the MIC masked loss uses the PLF weights too.
         use_offline_pl: multiply by `m_pl`, the agreement with the target's offline
             pseudo-labels (the target dataset needs `pl_dir`).
+        proto_agreement: None, 'soft' or 'hard': multiply by `m_proto`, the agreement with the
+            nearest class prototype (PCPR computes the class scores; needs `fpc`).
+        proto_temperature: T of the soft `m_proto`.
+        renormalize: rescale each image's weights to the sum of MIC's `q * valid_region`.
     """
 
     def __init__(self, use_consistency: bool = True, consistency_mode: str = 'hard',
                  inconsistent_weight: float = 0.0, use_edge: bool = True, edge_radius: int = 3,
                  edge_gamma: float = 1.0, edge_stride: int = 4, drop_below: float = 0.0,
-                 plf_on_masked: bool = True, use_offline_pl: bool = False):
+                 plf_on_masked: bool = True, use_offline_pl: bool = False,
+                 proto_agreement: Optional[str] = None, proto_temperature: float = 0.1,
+                 renormalize: bool = False):
         if consistency_mode not in ('hard', 'soft'):
             raise UserError(f"uda.plf.consistency_mode must be 'hard' or 'soft', "
                             f'got {consistency_mode!r}')
+        if proto_agreement not in (None, 'soft', 'hard'):
+            raise UserError(f"uda.plf.proto_agreement must be None, 'soft' or 'hard', "
+                            f'got {proto_agreement!r}')
         self.use_consistency = use_consistency
         self.consistency_mode = consistency_mode
         self.inconsistent_weight = inconsistent_weight
@@ -194,6 +254,9 @@ class PseudoLabelFilter:
         self.drop_below = drop_below
         self.plf_on_masked = plf_on_masked
         self.use_offline_pl = use_offline_pl
+        self.proto_agreement = proto_agreement
+        self.proto_temperature = proto_temperature
+        self.renormalize = renormalize
 
     @classmethod
     def from_cfg(cls, cfg: dict) -> 'PseudoLabelFilter':
@@ -209,7 +272,8 @@ class PseudoLabelFilter:
                  q: Tensor, valid_region: Optional[Tensor] = None,
                  hr_valid: Optional[Tensor] = None, gt: Optional[Tensor] = None,
                  pseudo: Optional[Tuple[Tensor, Tensor]] = None,
-                 offline_pl: Optional[Tensor] = None) -> PLFOutput:
+                 offline_pl: Optional[Tensor] = None,
+                 proto_scores: Optional[Tensor] = None) -> PLFOutput:
         """Filter the teacher's pseudo-label.
 
         Args:
@@ -221,6 +285,8 @@ class PseudoLabelFilter:
             gt: (B, H, W) or (B, 1, H, W) target labels, only to log pseudo-label accuracy.
             pseudo: `pseudo_label_from_logits(fused)` when the caller has it (saves a softmax).
             offline_pl: (B, 1, H, W) offline pseudo-labels, used with `use_offline_pl`.
+            proto_scores: (B, C, H, W) similarity of each pixel to each class's nearest
+                prototype (-inf: no prototype yet), used with `proto_agreement`.
         """
         confidence, label = pseudo_label_from_logits(fused) if pseudo is None else pseudo
         ones = torch.ones_like(confidence)
@@ -234,21 +300,30 @@ class PseudoLabelFilter:
             edge_prob = edge_probability(label, self.edge_radius, self.edge_stride,
                                          num_classes=fused.shape[1])
             m_edge = edge_weight(edge_prob, self.edge_gamma)
-        weight = combine_weights(q, m_cons, m_edge, ones if valid_region is None else valid_region)
+        valid_region = ones if valid_region is None else valid_region
+        weight = combine_weights(q, m_cons, m_edge, valid_region)
         reliability = m_cons * m_edge
-        m_pl = None
+        extra = {}
         if self.use_offline_pl:
             if offline_pl is None:
                 raise UserError('uda.plf.use_offline_pl=True needs offline pseudo-labels: set '
                                 'pl_dir in the target dataset config (data.train.target).')
-            m_pl = offline_agreement(label, offline_pl)
-            weight, reliability = weight * m_pl, reliability * m_pl
+            extra['m_pl'] = offline_agreement(label, offline_pl)
+        if self.proto_agreement is not None:
+            if proto_scores is None:
+                raise UserError('uda.plf.proto_agreement needs the class prototypes of FPC: '
+                                'set uda.fpc=dict(...) too.')
+            extra['m_proto'] = prototype_agreement(proto_scores, label, self.proto_agreement,
+                                                   self.proto_temperature)
+        for m in extra.values():
+            weight, reliability = weight * m, reliability * m
+        if self.renormalize:
+            weight = renormalize_weights(weight, q * valid_region)
         filtered = apply_drop_below(label, weight, self.drop_below)
         stats = self._stats(q, weight, m_cons, m_edge, label, gt)
-        if m_pl is not None:
-            stats['plf.m_pl'] = m_pl.mean()
+        stats.update({f'plf.{name}': m.mean() for name, m in extra.items()})
         maps = dict(confidence=confidence, m_cons=m_cons, edge_prob=edge_prob, m_edge=m_edge,
-                    reliability=reliability)
+                    reliability=reliability, **extra)
         return PLFOutput(filtered, weight, stats, maps)
 
     def _stats(self, q: Tensor, weight: Tensor, m_cons: Tensor, m_edge: Tensor, label: Tensor,
