@@ -29,3 +29,25 @@ def test_pretrained_config_builds_from_the_standin(method):
     if method == 'pcpr':
         assert uda.fpc.proto_start_iter == warmup
         assert uda.plf is not None
+
+
+VARIANTS = sorted(p.name[:-len('_synthetic.py')] for p in CONFIGS.glob('pcpr_*_synthetic.py'))
+
+
+def test_the_study_variants_are_shipped():
+    assert {'pcpr_fpc_only', 'pcpr_plf_only', 'pcpr_renorm', 'pcpr_proto', 'pcpr_soft',
+            'pcpr_things_crop', 'pcpr_entropy_crop', 'pcpr_region', 'pcpr_offline_pl',
+            'pcpr_fpc_x10'} <= set(VARIANTS)
+
+
+@pytest.mark.parametrize('variant', VARIANTS)
+def test_study_variant_is_pcpr_on_the_same_benchmark_and_builds(variant):
+    """A variant changes PCPR's switches only: same stand-in, schedule and feature distance."""
+    cfg = load_config(str(CONFIGS / f'{variant}_synthetic.py'))
+    base = load_config(str(CONFIGS / 'pcpr_synthetic.py'))
+    assert cfg.uda.type == 'PCPR' and cfg.model == base.model
+    assert cfg.runner == base.runner and cfg.lr_config == base.lr_config
+    assert cfg.uda.imnet_feature_dist_lambda == base.uda.imnet_feature_dist_lambda
+    changed = {k for k in set(cfg.uda) | set(base.uda) if cfg.uda.get(k) != base.uda.get(k)}
+    assert changed and changed <= {'plf', 'fpc', 'hr_crop_policy'}
+    build_train_model(cfg)
