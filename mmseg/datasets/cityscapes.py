@@ -71,6 +71,7 @@ class CityscapesDataset(CustomDataset):
     IMG_SUFFIX = '_leftImg8bit.png'
     SEG_MAP_SUFFIX = '_gtFine_labelTrainIds.png'
     CONVERTER = 'tools/convert_datasets/cityscapes.py'
+    METRICS = ALLOWED_METRICS + ('cityscapes', )
     LAYOUT = ('data/cityscapes/leftImg8bit/{train,val}/<city>/*_leftImg8bit.png and '
               'data/cityscapes/gtFine/{train,val}/<city>/*_gtFine_labelTrainIds.png')
     VALID_MASK_SIZE = (1024, 2048)
@@ -130,7 +131,7 @@ class CityscapesDataset(CustomDataset):
             cityscapesscripts' result dict (`averageScoreClasses`, `classScores`,
             `averageScoreCategories`, ...) merged with the other metrics' results.
         """
-        metrics = check_metrics(metric, ALLOWED_METRICS + ('cityscapes', ))
+        metrics = check_metrics(metric, self.METRICS)
         eval_results = {}
         if 'cityscapes' in metrics:
             eval_results.update(self._evaluate_cityscapes(results, logger, imgfile_prefix))

@@ -13,7 +13,7 @@ from PIL import Image
 from prettytable import PrettyTable
 from torch.utils.data import Dataset
 
-from mmseg.core.evaluation.metrics import (SYNTHIA_CLASS_SUBSETS, check_metrics,
+from mmseg.core.evaluation.metrics import (ALLOWED_METRICS, SYNTHIA_CLASS_SUBSETS, check_metrics,
                                            class_subset_metrics, eval_metrics,
                                            intersect_and_union, pre_eval_to_metrics)
 from mmseg.utils.errors import UserError
@@ -78,6 +78,8 @@ class CustomDataset(Dataset):
     CONVERTER: Optional[str] = None
     #: Expected folder layout, quoted in error messages.
     LAYOUT = 'img_dir/ and ann_dir/ under data_root, labels named like their images'
+    #: Names `evaluate` accepts (the eval hook checks them before training starts).
+    METRICS = ALLOWED_METRICS
 
     def __init__(self, pipeline: Sequence[dict], img_dir: str, img_suffix: Optional[str] = None,
                  ann_dir: Optional[str] = None, seg_map_suffix: Optional[str] = None,

@@ -97,3 +97,41 @@ def test_unknown_metric_is_a_user_error(tmp_path):
     dataset = write_val_set(tmp_path / 'cs', GTS)
     with pytest.raises(UserError, match="'mAP'"):
         dataset.evaluate(PREDS, 'mAP')
+
+
+def test_eval_hook_with_the_official_metric_keeps_maps_and_logs_its_averages(tmp_path,
+                                                                               monkeypatch):
+    """`evaluation=dict(metric=['cityscapes', 'mIoU'])` during training: the hook keeps the
+    prediction maps (the script reads them), logs the four averages and mIoU, and leaves the
+    confusion matrix and per-class tables out of the log."""
+    from types import SimpleNamespace
+
+    from mmcv.runner import LogBuffer
+
+    from mmseg.core.evaluation import EvalHook
+    from mmseg.utils import get_root_logger
+    monkeypatch.setenv('CITYSCAPES_DATASET', str(tmp_path / 'elsewhere'))
+    dataset = write_val_set(tmp_path / 'cs', GTS)
+    hook = EvalHook(torch.utils.data.DataLoader(dataset), interval=1,
+                    metric=['cityscapes', 'mIoU'], save_best='averageScoreClasses',
+                    rule='greater')
+    assert hook.pre_eval is False
+    assert EvalHook(torch.utils.data.DataLoader(dataset), metric='mIoU').pre_eval is True
+    runner = SimpleNamespace(logger=get_root_logger(), log_buffer=LogBuffer())
+    score = hook.evaluate(runner, PREDS)
+    logged = runner.log_buffer.output
+    assert score == pytest.approx(np.mean([4 / 7, 2 / 4, 4 / 5, 2 / 4]))
+    assert logged['averageScoreClasses'] == score
+    assert {'averageScoreCategories', 'mIoU', 'IoU.car'} <= set(logged)
+    assert not {'confMatrix', 'classScores', 'priors', 'labels'} & set(logged)
+
+
+def test_eval_hook_rejects_the_official_metric_on_another_dataset_before_training(tmp_path):
+    from mmseg.core.evaluation import EvalHook
+    from mmseg.datasets import CustomDataset
+    _save(np.zeros((2, 2, 3)), f'{tmp_path}/img/a.png')
+    _save(np.zeros((2, 2)), f'{tmp_path}/ann/a.png')
+    dataset = CustomDataset(pipeline=[], img_dir=str(tmp_path / 'img'), img_suffix='.png',
+                            ann_dir=str(tmp_path / 'ann'), test_mode=True)
+    with pytest.raises(UserError, match="cityscapes.*mIoU"):
+        EvalHook(torch.utils.data.DataLoader(dataset), metric='cityscapes')

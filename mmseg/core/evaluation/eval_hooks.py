@@ -3,8 +3,12 @@
 The runner's model is the UDA wrapper; its test API delegates to the student, so the student is
 what is evaluated (as MIC). With mmcv >= 1.3.8 these hooks must be registered with priority
 'LOW' (after the iteration timer), otherwise the logger fails with KeyError 'data_time'.
-Metrics (`mIoU`, `mAcc`, `aAcc`, `IoU.<class>`, ...) go to `runner.log_buffer`.
+Metrics (`mIoU`, `mAcc`, `aAcc`, `IoU.<class>`, ...) go to `runner.log_buffer`. With
+`metric='cityscapes'` (the official script, Cityscapes datasets) the predictions are kept as maps
+(set `efficient_test=True` to keep them on disk instead of in memory) and its four average scores
+(`averageScoreClasses`, ...) are logged; its tables stay out of the log.
 """
+import numbers
 import os.path as osp
 
 import torch
@@ -13,13 +17,38 @@ from mmcv.runner import DistEvalHook as _DistEvalHook
 from mmcv.runner import EvalHook as _EvalHook
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .metrics import ALLOWED_METRICS, check_metrics
+
 
 class _SegEvalMixin:
     """What both hooks share: the result mode and logging the metrics of one evaluation."""
 
     def _set_result_mode(self, efficient_test: bool, pre_eval: bool) -> None:
+        """Check the metric names now (not after the first interval) and pick the result form:
+        per-class areas (`pre_eval`), maps in memory, or .npy files (`efficient_test`)."""
+        dataset = self.dataloader.dataset
+        metrics = check_metrics(self.eval_kwargs.get('metric', 'mIoU'),
+                                getattr(dataset, 'METRICS', ALLOWED_METRICS))
+        needs_maps = 'cityscapes' in metrics
         self.efficient_test = efficient_test
-        self.pre_eval = pre_eval and not efficient_test
+        self.pre_eval = pre_eval and not efficient_test and not needs_maps
+
+    def evaluate(self, runner, results):
+        """Evaluate and log the scalar results; returns the `save_best` key's score or None.
+
+        Only numbers go to the log: the official Cityscapes evaluation also returns its confusion
+        matrix and per-class tables, which the loggers cannot write.
+        """
+        eval_res = self.dataloader.dataset.evaluate(results, logger=runner.logger,
+                                                    **self.eval_kwargs)
+        scalars = {k: v for k, v in eval_res.items() if isinstance(v, numbers.Real)}
+        runner.log_buffer.output.update(scalars)
+        runner.log_buffer.ready = True
+        if self.save_best is None or not scalars:
+            return None
+        if self.key_indicator == 'auto':
+            self._init_rule(self.rule, next(iter(scalars)))
+        return scalars[self.key_indicator]
 
     def _log_results(self, runner, results: list) -> None:
         from mmseg.apis.test import remove_efficient_test_files
