@@ -36,7 +36,7 @@ from tools.demo import (REPO_ROOT, DataSpec, data_root_options, log,  # noqa: E4
                         prepare_data, read_log, read_log_entries, schedule_options, train)
 
 DEFAULT_CONFIG_DIR = osp.join('configs', 'demo', 'pretrained')
-PLF_KEYS = ('plf.acc_before', 'plf.acc_after', 'plf.kept')
+PLF_KEYS = ('plf.acc_before', 'plf.acc_after', 'plf.kept', 'plf.acc_weighted')
 # The teacher's pseudo-label accuracy on labelled target pixels (data.train.debug_gt): PCPR's
 # filter logs it before filtering, DACS/MIC logs it as `pl.acc`.
 TEACHER_ACC_KEYS = ('plf.acc_before', 'pl.acc')
