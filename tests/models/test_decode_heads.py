@@ -92,6 +92,14 @@ def test_forward_is_conv_seg_of_forward_features_in_eval():
     torch.testing.assert_close(head(x), head.conv_seg(features))
 
 
+def test_daformer_features_stay_contiguous_nchw_as_in_mic():
+    """The MLP embeddings' token-to-map reshape must not hand the fusion a channels_last view:
+    the convolutions would run in that format (slower on CPU, and not MIC's layout)."""
+    head = build_head(daformer_head(MIT_B0_CHANNELS, 16)).eval()
+    features = head.forward_features(feats(MIT_B0_CHANNELS, 64))
+    assert features.is_contiguous()
+
+
 def test_conv_seg_init_is_normal_std_001_with_zero_bias():
     head = build_head(daformer_head(MIT_B5_CHANNELS, 256))
     head.init_weights()

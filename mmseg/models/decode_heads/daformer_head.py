@@ -77,7 +77,10 @@ class DAFormerHead(BaseDecodeHead):
         for i, level in zip(self.in_index, x):
             e = self.embed_layers[str(i)](level)
             if e.dim() == 3:  # tokens from an 'mlp' embedding back to a map
-                e = e.transpose(1, 2).reshape(level.shape[0], -1, *level.shape[2:])
+                # Contiguous NCHW as MIC: the bare transposed view is channels_last-strided,
+                # and the fusion convolutions would then run (slower on CPU) in that format.
+                e = e.transpose(1, 2).contiguous().reshape(level.shape[0], -1,
+                                                           *level.shape[2:])
             if e.shape[2:] != size:
                 e = resize(e, size=size, mode='bilinear', align_corners=self.align_corners)
             embeds.append(e)
