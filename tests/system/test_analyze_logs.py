@@ -83,6 +83,6 @@ def test_pcpr_preset_plots_the_pcpr_curves_every_log_has(tmp_path):
     assert out.exists()
 
 
-def test_pcpr_preset_on_a_mic_log_is_one_clear_error(json_log):
+def test_pcpr_preset_on_a_mic_log_is_one_clear_error(json_log, tmp_path):
     with pytest.raises(UserError, match='PCPR runs'):
-        main([json_log, '--preset', 'pcpr', '--out', 'x.png'])
+        main([json_log, '--preset', 'pcpr', '--out', str(tmp_path / 'x.png')])
