@@ -208,3 +208,37 @@ def test_prototype_agreement_filters_only_once_prototypes_exist():
 def test_prototype_agreement_without_fpc_is_one_clear_error():
     with pytest.raises(UserError, match='proto_agreement .*fpc'):
         build(tiny_cfg(PCPR_CONFIG, plf=dict(proto_agreement='soft'), fpc=None))
+
+
+@pytest.mark.parametrize('parts', [dict(plf=None), dict()], ids=['fpc_only', 'plf_and_fpc'])
+def test_pcpr_leaves_the_global_random_stream_to_mic(parts):
+    """Same seed -> the same initial weights and the same global draws (masks, jitter, drop
+    path) as MIC: PCPR's own draws use their own generators, so paired runs differ only by
+    the method."""
+    mic = build(tiny_cfg())
+    after_mic_init = torch.get_rng_state()
+    pcpr = build(tiny_cfg(PCPR_CONFIG, **parts))
+    assert torch.equal(torch.get_rng_state(), after_mic_init)
+    pcpr_state = pcpr.get_model().state_dict()
+    for name, value in mic.get_model().state_dict().items():
+        assert torch.equal(pcpr_state[name], value), name
+
+    states = []
+    for model in (mic, pcpr):
+        seed_all()
+        model.forward_train(**batch())  # PCPR's first step initialises the prototypes
+        model.forward_train(**batch(seed=1))  # its second computes the prototype losses
+        states.append(torch.get_rng_state())
+    assert torch.equal(states[0], states[1])
+
+
+def test_anchor_draws_depend_on_seed_iteration_and_rank_only():
+    from mmseg.models.uda.prototypes import ANCHOR_STREAM, own_seed
+    torch.manual_seed(3)
+    first = own_seed(ANCHOR_STREAM, 5, 0)
+    torch.rand(10)  # the global stream moving on does not change it
+    assert own_seed(ANCHOR_STREAM, 5, 0) == first
+    assert len({first, own_seed(ANCHOR_STREAM, 6, 0), own_seed(ANCHOR_STREAM, 5, 1)}) == 3
+    torch.manual_seed(4)
+    assert own_seed(ANCHOR_STREAM, 5, 0) != first
+    assert 0 <= first < 2 ** 63

@@ -8,6 +8,7 @@ PCPR computes exactly what MIC computes.
 from copy import deepcopy
 
 import torch
+from mmcv.runner import get_dist_info
 
 from ...utils.errors import UserError
 from ..builder import UDA
@@ -16,7 +17,8 @@ from ..losses.prototype_contrast import (proto_loss_weight, prototype_compactnes
 from ..utils.hr_crop_policy import (HR_CROP_POLICIES, SMALL_THING_CLASSES, entropy_map,
                                     thing_map)
 from .dacs import DACS
-from .prototypes import PrototypeMemory, denoise_labels, downscale_labels, sample_anchors
+from .prototypes import (ANCHOR_STREAM, PrototypeMemory, denoise_labels, downscale_labels,
+                         own_seed, sample_anchors)
 from .pseudo_label_filter import PseudoLabelFilter
 from .region_prototypes import region_anchors
 from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
@@ -93,6 +95,7 @@ class PCPR(DACS):
                 self.fpc_cfg['proto_momentum'], self.fpc_cfg['sinkhorn_iters'],
                 self.fpc_cfg['sinkhorn_epsilon'])
         self._anchor_buffer = []
+        self._fpc_generator = None
 
     # ------------------------------------------------------------------ PLF
     def teacher_predict(self, target_img, target_img_metas):
@@ -219,7 +222,8 @@ class PCPR(DACS):
             for i in range(emb.shape[0]):
                 flat_lbl = lbl[i, 0].flatten()
                 idx = sample_anchors(flat_lbl, pred[i].flatten(), per_image, cfg['max_views'],
-                                     cfg['min_views'], num_classes=self.num_classes)
+                                     cfg['min_views'], generator=self._fpc_generator,
+                                     num_classes=self.num_classes)
                 anchors = emb[i].reshape(-1, emb.shape[-1])[idx]
                 anchor_lbl = flat_lbl[idx]
                 assignment = memory.assign(anchors, anchor_lbl)
@@ -272,16 +276,24 @@ class PCPR(DACS):
             device = self.proto_memory.prototypes.device
             anchors = torch.zeros(0, self.fpc_cfg['proj_dim'], device=device)
             labels = assignment = torch.zeros(0, dtype=torch.long, device=device)
-        self.proto_memory.update(anchors, labels, assignment)
+        self.proto_memory.update(anchors, labels, assignment, generator=self._fpc_generator)
         return {'fpc.num_init_classes': self.proto_memory.initialized.float().sum(),
                 'fpc.inter_class_sim': self.proto_memory.inter_class_similarity()}
 
     def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
                       valid_pseudo_mask=None, target_gt_semantic_seg=None, pl=None):
-        log_vars = super().forward_train(img, img_metas, gt_semantic_seg, target_img,
-                                         target_img_metas, valid_pseudo_mask,
-                                         target_gt_semantic_seg, pl)
-        log_vars.update(self.update_prototypes())
+        if self.fpc_cfg is not None:
+            # FPC's draws of this iteration, off the global stream (see `own_seed`); keyed by
+            # iteration and rank, so a resumed run draws what the uninterrupted one drew.
+            self._fpc_generator = torch.Generator(device=img.device).manual_seed(
+                own_seed(ANCHOR_STREAM, self.local_iter, get_dist_info()[0]))
+        try:
+            log_vars = super().forward_train(img, img_metas, gt_semantic_seg, target_img,
+                                             target_img_metas, valid_pseudo_mask,
+                                             target_gt_semantic_seg, pl)
+            log_vars.update(self.update_prototypes())
+        finally:
+            self._fpc_generator = None
         return log_vars
 
     # ------------------------------------------------------------------ debug images

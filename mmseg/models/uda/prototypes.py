@@ -9,6 +9,7 @@ momentum toward their anchors. The losses live in `mmseg/models/losses/prototype
 """
 from typing import Optional
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -20,6 +21,20 @@ from mmseg.models.utils.label_downscale import downscale_label_ratio
 from mmseg.utils.errors import UserError
 
 IGNORE_INDEX = 255
+# Stream ids of `own_seed`: PCPR's own random draws, kept apart from the global stream.
+PROJ_HEAD_STREAM, ANCHOR_STREAM = 1, 2
+
+
+def own_seed(stream: int, *keys: int) -> int:
+    """A 63-bit seed for one of PCPR's own random streams, from the run's seed
+    (`torch.initial_seed()`, set by `--seed`) and `keys` (e.g. iteration and rank).
+
+    PCPR's draws (projection-head init, anchors, k-means++) come from generators seeded
+    this way instead of the global generator, which then holds exactly MIC's draws.
+    """
+    state = np.random.SeedSequence([torch.initial_seed(), stream, *keys]).generate_state(
+        2, np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
 
 
 @HEADS.register_module()
@@ -38,9 +53,14 @@ class ProjectionHead(nn.Module):
                  norm_cfg: Optional[dict] = None):
         super().__init__()
         norm_cfg = dict(type='BN', requires_grad=True) if norm_cfg is None else norm_cfg
-        self.hidden = ConvModule(in_channels, in_channels, 1, norm_cfg=norm_cfg,
-                                 act_cfg=dict(type='ReLU'))
-        self.proj = nn.Conv2d(in_channels, proj_dim, 1)
+        # Initialised from its own seed, off the global stream: a PCPR run then starts from the
+        # same weights and draws the same masks and jitter as the MIC run of the same seed, so
+        # that their paired difference measures the method, not a reshuffled random stream.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(own_seed(PROJ_HEAD_STREAM))
+            self.hidden = ConvModule(in_channels, in_channels, 1, norm_cfg=norm_cfg,
+                                     act_cfg=dict(type='ReLU'))
+            self.proj = nn.Conv2d(in_channels, proj_dim, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, h, w) features -> (B, D, h, w) embeddings of unit L2 norm along D."""
