@@ -242,3 +242,24 @@ def test_anchor_draws_depend_on_seed_iteration_and_rank_only():
     torch.manual_seed(4)
     assert own_seed(ANCHOR_STREAM, 5, 0) != first
     assert 0 <= first < 2 ** 63
+
+
+def test_filter_with_both_terms_off_trains_exactly_as_no_filter():
+    """PLF with use_consistency=False and use_edge=False weights pseudo-labels by MIC's q alone:
+    the same losses and gradients as plf=None, plus the filter's statistics in the log."""
+    no_filter = build(tiny_cfg(PCPR_CONFIG, plf=None))
+    terms_off = build(tiny_cfg(PCPR_CONFIG, plf=dict(use_consistency=False, use_edge=False)))
+    terms_off.load_state_dict(no_filter.state_dict())
+    for seed in (0, 1):  # the second iteration has prototype losses
+        seed_all(seed)
+        expected = no_filter.forward_train(**batch(seed=seed))
+        seed_all(seed)
+        logs = terms_off.forward_train(**batch(seed=seed))
+        assert set(logs) - set(expected) == {'plf.q', 'plf.kept', 'plf.m_cons', 'plf.m_edge'}
+        for key in expected:
+            torch.testing.assert_close(logs[key], expected[key], rtol=0, atol=0,
+                                       equal_nan=True, msg=key)
+    expected_grads, grads = student_grads(no_filter), student_grads(terms_off)
+    assert expected_grads.keys() == grads.keys()
+    for name in grads:
+        assert torch.equal(grads[name], expected_grads[name]), name
