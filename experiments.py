@@ -33,14 +33,15 @@ MASK_MODE_ABBR = {
     'separatetrg': 'spt',
     'separatetrgaug': 'spta',
 }
-# PCPR ablations on GTA->Cityscapes: (name tag, uda overrides). K=10 and proto_scale='lr'
-# are the defaults, i.e. the GTA->Cityscapes runs of group 90 (MIC leaves such
-# already-run points out of its ablation groups as well).
+# PCPR ablations on GTA->Cityscapes: (name tag, uda overrides). K=10, proto_scale='lr' and
+# the filter's terms off are the defaults, i.e. the GTA->Cityscapes runs of group 90, and
+# without the prototypes the default is MIC(HRDA), group 80 (MIC leaves such already-run
+# points out of its ablation groups as well).
 PCPR_ABLATIONS: List[Tuple[str, dict]] = [
-    ('fpcN', dict(fpc=None)),  # PLF only
-    ('plfN', dict(plf=None)),  # FPC only
-    ('edgeF', dict(plf=dict(use_edge=False))),  # PLF: scale consistency only
-    ('consF', dict(plf=dict(use_consistency=False))),  # PLF: edge probability only
+    ('consTedgeT', dict(plf=dict(use_consistency=True, use_edge=True))),  # the spec's filter
+    ('consT', dict(plf=dict(use_consistency=True))),  # filter: scale consistency only
+    ('edgeT', dict(plf=dict(use_edge=True))),  # filter: edge probability only
+    ('consTedgeTfpcN', dict(plf=dict(use_consistency=True, use_edge=True), fpc=None)),  # no FPC
     ('K1', dict(fpc=dict(num_prototypes=1))),
     ('K5', dict(fpc=dict(num_prototypes=5))),
     ('pshr', dict(fpc=dict(proto_scale='hr'))),

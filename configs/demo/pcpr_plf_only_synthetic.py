@@ -1,4 +1,4 @@
-# Ablation: PCPR with pseudo-label filtering only (no finer prototypes).
+# Ablation: PCPR with the spec's pseudo-label filter only (no finer prototypes).
 _base_ = ['pcpr_synthetic.py']
-uda = dict(fpc=None)
+uda = dict(plf=dict(use_consistency=True, use_edge=True), fpc=None)
 name = 'synthetic_pcpr_plf_only'

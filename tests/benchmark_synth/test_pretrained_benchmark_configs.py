@@ -37,7 +37,7 @@ VARIANTS = sorted(p.name[:-len('_synthetic.py')] for p in CONFIGS.glob('pcpr_*_s
 def test_the_study_variants_are_shipped():
     assert {'pcpr_fpc_only', 'pcpr_plf_only', 'pcpr_renorm', 'pcpr_proto', 'pcpr_soft',
             'pcpr_things_crop', 'pcpr_entropy_crop', 'pcpr_region', 'pcpr_offline_pl',
-            'pcpr_fpc_x10'} <= set(VARIANTS)
+            'pcpr_fpc_x10', 'pcpr_spec', 'pcpr_fpc_only_x10'} <= set(VARIANTS)
 
 
 @pytest.mark.parametrize('variant', VARIANTS)

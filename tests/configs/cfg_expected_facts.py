@@ -133,8 +133,8 @@ UDA_MIC = dict(
     print_grad_magnitude=False)
 
 PLF = dict(
-    use_consistency=True, consistency_mode='hard', inconsistent_weight=0.0,
-    use_edge=True, edge_radius=3, edge_gamma=1.0, edge_stride=4,
+    use_consistency=False, consistency_mode='hard', inconsistent_weight=0.0,
+    use_edge=False, edge_radius=3, edge_gamma=1.0, edge_stride=4,
     drop_below=0.0, plf_on_masked=True)
 FPC = dict(
     proj_dim=256, proto_scale='lr', label_min_ratio=0.75, reliable_weight=0.5,

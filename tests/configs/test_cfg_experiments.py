@@ -133,10 +133,14 @@ def _ablation(tag: str, seed: int = 0) -> dict:
 
 
 @pytest.mark.parametrize('tag,path,value', [
-    ('fpcN', ('fpc',), None),  # PLF only
-    ('plfN', ('plf',), None),  # FPC only
-    ('edgeF', ('plf', 'use_edge'), False),  # consistency only
-    ('consF', ('plf', 'use_consistency'), False),  # edge only
+    ('consTedgeT', ('plf', 'use_consistency'), True),  # the spec's filter
+    ('consTedgeT', ('plf', 'use_edge'), True),
+    ('consT', ('plf', 'use_consistency'), True),  # consistency only
+    ('consT', ('plf', 'use_edge'), False),
+    ('edgeT', ('plf', 'use_edge'), True),  # edge only
+    ('edgeT', ('plf', 'use_consistency'), False),
+    ('consTedgeTfpcN', ('fpc',), None),  # the spec's filter only
+    ('consTedgeTfpcN', ('plf', 'use_edge'), True),
     ('K1', ('fpc', 'num_prototypes'), 1),
     ('K5', ('fpc', 'num_prototypes'), 5),
     ('pshr', ('fpc', 'proto_scale'), 'hr'),
@@ -153,7 +157,7 @@ def test_ablation_keeps_the_other_defaults(tmp_path):
     uda = resolve(_ablation('K5'), tmp_path)['uda']
     assert uda['fpc']['proto_scale'] == 'lr'
     assert uda['fpc']['lambda_cont'] == 0.01
-    assert uda['plf']['use_edge'] is True
+    assert uda['plf']['use_edge'] is False
     assert uda['type'] == 'PCPR'
     assert uda['mask_mode'] == 'separatetrgaug'
 

@@ -117,7 +117,7 @@ def test_filter_weights_and_drops_disagreeing_pixels():
     fused = _logits([[0, 0, 0, 0], [0, 0, 0, 0]])
     lr = _logits([[0, 0, 0, 0], [0, 0, 0, 0]])
     hr = _logits([[0, 1, 0, 0], [0, 0, 0, 0]])
-    plf = PseudoLabelFilter(use_edge=False, drop_below=0.1)
+    plf = PseudoLabelFilter(use_consistency=True, drop_below=0.1)
     label, weight, stats, maps = plf(fused, lr, hr, torch.tensor(0.5))
     expected_w = torch.full((1, 2, 4), 0.5)
     expected_w[0, 0, 1] = 0.0
@@ -130,7 +130,7 @@ def test_filter_weights_and_drops_disagreeing_pixels():
 
 def test_filter_edge_map_lowers_weight_at_label_boundary():
     fused = _logits([[0, 0, 1, 1]] * 4)
-    plf = PseudoLabelFilter(use_consistency=False, edge_radius=1, edge_stride=1)
+    plf = PseudoLabelFilter(use_edge=True, edge_radius=1, edge_stride=1)
     _, weight, stats, maps = plf(fused, None, None, torch.tensor(1.0))
     # Column 1 on an inner row sees 3x3 = 9 pixels, 3 of class 1: w = 1 - 3/9.
     assert torch.isclose(weight[0, 1, 1], torch.tensor(6 / 9))
@@ -144,7 +144,7 @@ def test_filter_accuracy_before_and_after_filtering():
     lr = _logits([[0, 0, 1, 1]])
     hr = _logits([[0, 1, 1, 0]])  # disagrees on pixels 1 and 3
     gt = torch.tensor([[[0, 1, 1, 255]]])  # pixel 1 wrong, pixel 3 unlabelled
-    plf = PseudoLabelFilter(use_edge=False)
+    plf = PseudoLabelFilter(use_consistency=True)
     _, _, stats, _ = plf(fused, lr, hr, torch.tensor(0.9), gt=gt)
     assert torch.isclose(stats['plf.acc_before'], torch.tensor(2 / 3))
     # Kept and labelled: pixels 0 and 2, both correct.

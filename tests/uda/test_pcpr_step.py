@@ -10,6 +10,19 @@ from mmseg.utils.errors import UserError
 PCPR_CONFIG = 'configs/pcpr/gtaHR2csHR_pcpr.py'
 
 
+def assert_same_logs(logs, expected):
+    for key in expected:
+        torch.testing.assert_close(logs[key], expected[key], rtol=0, atol=0, equal_nan=True,
+                                   msg=key)
+
+
+def assert_same_student_grads(model, reference):
+    grads, expected = student_grads(model), student_grads(reference)
+    assert grads.keys() == expected.keys()
+    for name in grads:
+        assert torch.equal(grads[name], expected[name]), name
+
+
 def test_pcpr_without_plf_and_fpc_computes_exactly_what_mic_computes():
     mic = build(tiny_cfg())
     pcpr = build(tiny_cfg(PCPR_CONFIG, plf=None, fpc=None))
@@ -21,13 +34,8 @@ def test_pcpr_without_plf_and_fpc_computes_exactly_what_mic_computes():
     pcpr_logs = pcpr.forward_train(**batch())
 
     assert list(pcpr_logs) == list(mic_logs)
-    for key in mic_logs:
-        torch.testing.assert_close(pcpr_logs[key], mic_logs[key], rtol=0, atol=0,
-                                   equal_nan=True, msg=key)
-    mic_grads, pcpr_grads = student_grads(mic), student_grads(pcpr)
-    assert mic_grads.keys() == pcpr_grads.keys()
-    for name in mic_grads:
-        assert torch.equal(pcpr_grads[name], mic_grads[name]), name
+    assert_same_logs(pcpr_logs, mic_logs)
+    assert_same_student_grads(pcpr, mic)
 
 
 @pytest.fixture(scope='module')
@@ -256,10 +264,5 @@ def test_filter_with_both_terms_off_trains_exactly_as_no_filter():
         seed_all(seed)
         logs = terms_off.forward_train(**batch(seed=seed))
         assert set(logs) - set(expected) == {'plf.q', 'plf.kept', 'plf.m_cons', 'plf.m_edge'}
-        for key in expected:
-            torch.testing.assert_close(logs[key], expected[key], rtol=0, atol=0,
-                                       equal_nan=True, msg=key)
-    expected_grads, grads = student_grads(no_filter), student_grads(terms_off)
-    assert expected_grads.keys() == grads.keys()
-    for name in grads:
-        assert torch.equal(grads[name], expected_grads[name]), name
+        assert_same_logs(logs, expected)
+    assert_same_student_grads(terms_off, no_filter)

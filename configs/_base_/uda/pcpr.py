@@ -1,15 +1,16 @@
 # PCPR defaults: DAFormer self-training plus pseudo-label filtering (PLF)
 # and finer prototype construction (FPC). Used by experiments.py; configs/pcpr/* state the
-# same values on top of the MIC configs. `plf=None` / `fpc=None` switch a part off; with
+# same values on top of the MIC configs. The filter's two terms are off (the spec's filter:
+# use_consistency=True, use_edge=True), as measured (README, PCPR variant study). `plf=None` / `fpc=None` switch a part off; with
 # both off PCPR computes exactly what DACS computes.
 _base_ = ['dacs_a999_fdthings.py']
 uda = dict(
     type='PCPR',
     plf=dict(
-        use_consistency=True,  # down-weight pixels where LR and HR teacher disagree
+        use_consistency=False,  # LR/HR agreement; spec: True, off as measured (README)
         consistency_mode='hard',  # 'hard': argmax agreement; 'soft': sum_c min(p_lr, p_hr)
         inconsistent_weight=0.0,  # weight of disagreeing pixels in 'hard' mode
-        use_edge=True,  # down-weight pixels near pseudo-label boundaries
+        use_edge=False,  # edge weight; spec: True, off as measured (README)
         edge_radius=3,  # window (2r+1)^2 at the decoder stride: 7x7
         edge_gamma=1.0,  # m_edge = (1 - E) ** edge_gamma
         edge_stride=4,  # stride of the edge map (the DAFormer head's output stride)
