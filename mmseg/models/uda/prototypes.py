@@ -56,8 +56,9 @@ class ProjectionHead(nn.Module):
         # Initialised from its own seed, off the global stream: a PCPR run then starts from the
         # same weights and draws the same masks and jitter as the MIC run of the same seed, so
         # that their paired difference measures the method, not a reshuffled random stream.
+        # (Built on the CPU: only the CPU generator is forked and seeded, CUDA's is untouched.)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(own_seed(PROJ_HEAD_STREAM))
+            torch.default_generator.manual_seed(own_seed(PROJ_HEAD_STREAM))
             self.hidden = ConvModule(in_channels, in_channels, 1, norm_cfg=norm_cfg,
                                      act_cfg=dict(type='ReLU'))
             self.proj = nn.Conv2d(in_channels, proj_dim, 1)
