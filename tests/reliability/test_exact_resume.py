@@ -89,8 +89,11 @@ def test_sigkill_then_auto_resume_matches_uninterrupted_run(demo_data, tmp_path)
                     and torch.allclose(a['state_dict'][k], b['state_dict'][k], rtol=1e-5,
                                        atol=1e-6)]
         assert not set(different) - set(rounding), f'{name} differs: {different[:5]}'
-    for sa, sb in zip(a['optimizer']['state'].values(), b['optimizer']['state'].values()):
-        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    # By parameter index: the order of the entries is the order their state was created in.
+    assert a['optimizer']['state'].keys() == b['optimizer']['state'].keys()
+    for index, sa in a['optimizer']['state'].items():
+        sb = b['optimizer']['state'][index]
+        assert all(torch.equal(sa[k], sb[k]) for k in sa), index
     straight_losses, resumed_losses = logged_losses(straight_dir), logged_losses(killed_dir)
     assert sorted(resumed_losses) == list(range(N // 2 + 1, N + 1))
     for it, losses in resumed_losses.items():

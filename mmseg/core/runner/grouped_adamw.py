@@ -1,0 +1,60 @@
+"""AdamW that steps all parameter groups with equal hyperparameters in one multi-tensor call.
+
+MIC's `paramwise_cfg` (lr x10 for the head, no weight decay for norms and position terms) makes
+mmcv's optimizer constructor put every parameter in its own group: 223 groups for MiT-B0 +
+DAFormer, each stepped separately, so torch's AdamW dispatches its dozen elementwise operations
+223 times per iteration (on a GPU: as many kernel launches). Those groups hold only three distinct
+(lr, weight decay) pairs. This class steps each set of groups with identical hyperparameters as
+one group in torch's multi-tensor (`foreach`) implementation. The arithmetic per element is
+torch's own, so the result is bit-identical to `torch.optim.AdamW` (tested); the groups, the
+per-parameter state and the state dict are untouched, so checkpoints move freely between this
+class, torch's and MIC's.
+
+Registered as mmcv's `AdamW`, so MIC's `optimizer=dict(type='AdamW', ...)` selects it;
+`foreach=False` in that dict restores torch's per-group single-tensor step, `fused=True` uses
+torch's fused kernel on the merged groups.
+"""
+from typing import Dict, Hashable, List
+
+import torch
+from mmcv.runner import OPTIMIZERS
+
+
+def _hashable(value) -> Hashable:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def merge_equal_groups(param_groups: List[Dict]) -> List[Dict]:
+    """One group per distinct set of hyperparameters, holding the parameters of all such groups.
+
+    Groups with `foreach=False` stay on their own (the user asked for torch's single-tensor
+    step); the others get `foreach=True` unless they are fused or differentiable, which the
+    multi-tensor implementation does not support.
+    """
+    merged: Dict[Hashable, Dict] = {}
+    for group in param_groups:
+        if group.get('foreach') is False:
+            key = ('own group', id(group))
+        else:
+            key = tuple((name, _hashable(value)) for name, value in sorted(group.items())
+                        if name != 'params')
+        if key not in merged:
+            multi_tensor = group.get('foreach')
+            if multi_tensor is None and not (group.get('fused') or group.get('differentiable')):
+                multi_tensor = True
+            merged[key] = dict(group, params=[], foreach=multi_tensor)
+        merged[key]['params'].extend(group['params'])
+    return list(merged.values())
+
+
+@OPTIMIZERS.register_module(name='AdamW', force=True)
+class GroupedAdamW(torch.optim.AdamW):
+    """`torch.optim.AdamW` whose step merges groups with equal hyperparameters (module doc)."""
+
+    def step(self, closure=None):
+        own_groups = self.param_groups
+        self.param_groups = merge_equal_groups(own_groups)
+        try:
+            return super().step(closure)
+        finally:
+            self.param_groups = own_groups
