@@ -8,5 +8,6 @@ from .grouped_adamw import GroupedAdamW
 from .iter_based_runner import SafeIterBasedRunner
 from .nonfinite import NonFiniteSkipOptimizerHook
 
-__all__ = ['SafeIterBasedRunner', 'SafeCheckpointHook', 'NonFiniteSkipOptimizerHook', 'GroupedAdamW',
-           'build_resumable_dataloader', 'broadcast_module_state', 'find_latest_checkpoint']
+__all__ = ['SafeIterBasedRunner', 'SafeCheckpointHook', 'NonFiniteSkipOptimizerHook',
+           'GroupedAdamW', 'build_resumable_dataloader', 'broadcast_module_state',
+           'find_latest_checkpoint']
