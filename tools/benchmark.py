@@ -1,12 +1,14 @@
 """Speed, memory and FLOPs of the real training step or inference path (benchmarks.md §2).
 
-    python tools/benchmark.py CONFIG --mode train|test [--iters N --warmup W] [--small]
-                              [--cfg-options KEY=VALUE ...]
+    python tools/benchmark.py CONFIG --mode train|test|optimizer [--iters N --warmup W]
+                              [--small] [--cfg-options KEY=VALUE ...]
 
 Inputs are random tensors of the config's true sizes (no dataset is read): training uses the
 train pipeline's crop size and `data.samples_per_gpu` source + target images, test one image
 of the test pipeline's `img_scale` through `simple_test` (slide inference as configured).
-Weights are random (`pretrained=None`). Prints ONE JSON line on stdout.
+Weights are random (`pretrained=None`). `--mode optimizer` times the config's optimizer step
+alone over the UDA model's parameter groups, with fixed random gradients on the student (compare
+`--cfg-options optimizer.foreach=False`, torch's per-group step). Prints ONE JSON line on stdout.
 
 FLOPs are counted with `torch.utils.flop_counter.FlopCounterMode` over one forward-only run
 of the same step (each pass's backward disabled, no optimizer step). A training iteration is
@@ -63,7 +65,7 @@ LABEL_BLOCK = 32  # random labels are constant on 32x32 blocks, so label purity 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description='Benchmark the UDA training step or inference')
     parser.add_argument('config')
-    parser.add_argument('--mode', choices=['train', 'test'], default='train')
+    parser.add_argument('--mode', choices=['train', 'test', 'optimizer'], default='train')
     parser.add_argument('--iters', type=int, default=5, help='timed iterations')
     parser.add_argument('--warmup', type=int, default=1, help='untimed iterations first')
     parser.add_argument('--small', action='store_true',
@@ -237,6 +239,27 @@ class TestRunner:
         return dict(flops_per_iter=counter.get_total_flops())
 
 
+class OptimizerRunner:
+    """The optimizer step alone, over the same parameter groups as the training step."""
+
+    def __init__(self, cfg, sizes, device):
+        build = build_train_model if 'uda' in cfg else build_segmentor
+        model = build_with_clear_errors(build, cfg if 'uda' in cfg else cfg.model, 'model/uda')
+        model.to(device).train()
+        self.optimizer = build_optimizer(model, cfg.optimizer)
+        student = model.get_model() if hasattr(model, 'get_model') else model
+        for param in student.parameters():
+            param.grad = torch.randn_like(param)
+        self.images = 2 * cfg.data.samples_per_gpu
+        self.dtype = None
+
+    def step(self):
+        self.optimizer.step()
+
+    def count_flops(self):
+        return dict(flops_per_iter=None, param_groups=len(self.optimizer.param_groups))
+
+
 # ---------------------------------------------------------------------------- measurement
 def synchronize(device):
     if device.type == 'cuda':
@@ -262,7 +285,8 @@ def run_benchmark(args):
     logging.getLogger('mmcv').setLevel(logging.WARNING)
     cfg, sizes = prepare_config(args)
     device = pick_device(args.device)
-    runner = (TrainRunner if args.mode == 'train' else TestRunner)(cfg, sizes, device)
+    runner = dict(train=TrainRunner, test=TestRunner,
+                  optimizer=OptimizerRunner)[args.mode](cfg, sizes, device)
     if args.flops_only:
         return dict(config=args.config, mode=args.mode, small=args.small,
                     crop_size=list(sizes['crop_size']), test_size=list(sizes['test_size']),
@@ -288,10 +312,11 @@ def run_benchmark(args):
                   peak_memory_kind='cuda_max_allocated' if device.type == 'cuda' else 'rss',
                   channels_last=bool(cfg.get('channels_last', False)),
                   compile_backbone=bool(cfg.get('compile_backbone', False)),
-                  fused_optimizer=bool(cfg.optimizer.get('fused', False)))
-    if not args.no_flops:
+                  fused_optimizer=bool(cfg.optimizer.get('fused', False)),
+                  foreach_optimizer=cfg.optimizer.get('foreach'))
+    if not args.no_flops or args.mode == 'optimizer':
         result.update(runner.count_flops())
-        if device.type == 'cuda':
+        if device.type == 'cuda' and result['flops_per_iter']:
             tflops = result['flops_per_iter'] / median / 1e12
             peak = args.peak_tflops or default_peak_tflops(device)
             result['achieved_tflops'] = tflops

@@ -1,4 +1,4 @@
-"""tools/benchmark.py --small prints one valid JSON line (train and test mode)."""
+"""tools/benchmark.py --small prints one valid JSON line (train, test and optimizer mode)."""
 import json
 import os
 import subprocess
@@ -42,3 +42,13 @@ def test_test_mode_prints_one_json_line_for_bf16():
     assert KEYS <= result.keys()
     assert result['mode'] == 'test' and result['test_size'] == [128, 256]
     assert result['dtype'] == 'bf16' and result['flops_per_iter'] > 0
+
+
+def test_optimizer_mode_times_the_step_over_all_param_groups():
+    grouped = run_benchmark('--mode', 'optimizer')
+    single = run_benchmark('--mode', 'optimizer',
+                           '--cfg-options', 'optimizer.foreach=False')
+    # student, EMA teacher and ImageNet model each give mmcv one group per parameter
+    assert grouped['param_groups'] == single['param_groups'] > 600
+    assert grouped['foreach_optimizer'] is None and single['foreach_optimizer'] is False
+    assert grouped['s_per_iter'] > 0 and grouped['flops_per_iter'] is None
