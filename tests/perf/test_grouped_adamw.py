@@ -140,3 +140,14 @@ def test_fused_groups_merge_without_foreach():
     _train(reference_model, reference, steps=3)
     for param, ref in zip(model.parameters(), reference_model.parameters()):
         torch.testing.assert_close(param, ref, rtol=0, atol=1e-7)
+
+
+def test_step_hooks_run_once_also_after_torch_wrapped_its_own_adamw():
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # torch hooks AdamW.step now
+    model = _student()
+    optimizer = build_optimizer(model, MIC_OPTIMIZER)
+    seen = []
+    optimizer.register_step_pre_hook(lambda opt, args, kwargs: seen.append('pre'))
+    optimizer.register_step_post_hook(lambda opt, args, kwargs: seen.append('post'))
+    _train(model, optimizer, steps=1)
+    assert seen == ['pre', 'post']

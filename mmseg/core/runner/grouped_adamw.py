@@ -14,6 +14,7 @@ Registered as mmcv's `AdamW`, so MIC's `optimizer=dict(type='AdamW', ...)` selec
 `foreach=False` in that dict restores torch's per-group single-tensor step, `fused=True` uses
 torch's fused kernel on the merged groups.
 """
+import inspect
 from typing import Dict, Hashable, List
 
 import torch
@@ -52,9 +53,13 @@ class GroupedAdamW(torch.optim.AdamW):
     """`torch.optim.AdamW` whose step merges groups with equal hyperparameters (module doc)."""
 
     def step(self, closure=None):
+        # Once any torch AdamW exists, torch has wrapped AdamW.step with its step hooks; this
+        # class's own step is wrapped too, so the hooks already ran: call the body beneath.
+        adamw_step = inspect.unwrap(torch.optim.AdamW.step,
+                                    stop=lambda f: not getattr(f, 'hooked', False))
         own_groups = self.param_groups
         self.param_groups = merge_equal_groups(own_groups)
         try:
-            return super().step(closure)
+            return adamw_step(self, closure)
         finally:
             self.param_groups = own_groups
