@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # GPU check (benchmarks.md §3): CUDA unit tests + tools/benchmark.py on the real PCPR config,
-# fp32 and bf16, train and test, JSON lines written to $OUT (default ./gpu_check_out).
+# fp32 and bf16, train and test, the optimizer step alone, JSON lines written to $OUT
+# (default ./gpu_check_out).
 # Sized to finish in < 8 minutes on one H100 (random weights, pretrained=None).
 #
 #   bash tools/gpu_check.sh             # on the GPU machine, from the repository root
@@ -53,5 +54,14 @@ for mode in train test; do
             || echo "{\"mode\": \"$mode\", \"mixed_precision\": \"$precision\", \"error\": true}" \
                 | tee -a "$OUT/benchmark.jsonl"
     done
+done
+# The optimizer step alone: grouped AdamW (default) vs torch's per-group step.
+for foreach in None False; do
+    echo "== benchmark optimizer optimizer.foreach=$foreach"
+    timeout 120 "$PY" tools/benchmark.py "$CONFIG" --mode optimizer "${SIZE[@]}" "${TRAIN_ITERS[@]}" \
+        --cfg-options "optimizer.foreach=$foreach" \
+        2>> "$OUT/benchmark.stderr" | tee -a "$OUT/benchmark.jsonl" \
+        || echo "{\"mode\": \"optimizer\", \"foreach\": \"$foreach\", \"error\": true}" \
+            | tee -a "$OUT/benchmark.jsonl"
 done
 echo "== results in $OUT"

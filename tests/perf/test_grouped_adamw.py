@@ -3,6 +3,7 @@ bit-identical to torch's AdamW and with the same state dict."""
 import copy
 import importlib
 
+import pytest
 import torch
 from mmcv.runner import OPTIMIZERS, build_optimizer
 
@@ -28,7 +29,7 @@ def _stock(model, **extra):
                                         if k in ('lr', 'betas', 'weight_decay')}, **extra)
 
 
-def _train(model, optimizer, steps, seed=0):
+def _train(model, optimizer, steps, seed=0, device='cpu'):
     """`steps` AdamW steps with random gradients (the head's bias left without one every other
     step) under a poly schedule that rescales each group's learning rate."""
     gen = torch.Generator().manual_seed(seed)
@@ -37,7 +38,7 @@ def _train(model, optimizer, steps, seed=0):
     for step in range(steps):
         for index, param in enumerate(params):
             skip = step % 2 == 1 and index == len(params) - 1
-            param.grad = None if skip else torch.randn(param.shape, generator=gen)
+            param.grad = None if skip else torch.randn(param.shape, generator=gen).to(device)
         for group, base in zip(optimizer.param_groups, base_lrs):
             group['lr'] = base * (1 - step / (steps + 1)) ** 1.0
         optimizer.step()
@@ -151,3 +152,20 @@ def test_step_hooks_run_once_also_after_torch_wrapped_its_own_adamw():
     optimizer.register_step_post_hook(lambda opt, args, kwargs: seen.append('post'))
     _train(model, optimizer, steps=1)
     assert seen == ['pre', 'post']
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_on_cuda_equal_to_torch_adamw_default_and_close_to_single_tensor():
+    """On CUDA torch's own default is already multi-tensor (per group), so merging the groups
+    keeps the same kernels' arithmetic; the single-tensor kernels may round differently."""
+    model = _student().cuda()
+    default_model, single_model = copy.deepcopy(model), copy.deepcopy(model)
+    optimizer = build_optimizer(model, MIC_OPTIMIZER)
+    default, single = _stock(default_model), _stock(single_model, foreach=False)
+    for net, opt in ((model, optimizer), (default_model, default), (single_model, single)):
+        _train(net, opt, steps=3, device='cuda')
+    for param, ref, loose in zip(model.parameters(), default_model.parameters(),
+                                 single_model.parameters()):
+        assert torch.equal(param, ref)
+        torch.testing.assert_close(param, loose, rtol=1e-5, atol=1e-7)

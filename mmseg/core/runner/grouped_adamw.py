@@ -6,9 +6,10 @@ DAFormer, each stepped separately, so torch's AdamW dispatches its dozen element
 223 times per iteration (on a GPU: as many kernel launches). Those groups hold only three distinct
 (lr, weight decay) pairs. This class steps each set of groups with identical hyperparameters as
 one group in torch's multi-tensor (`foreach`) implementation. The arithmetic per element is
-torch's own, so the result is bit-identical to `torch.optim.AdamW` (tested); the groups, the
-per-parameter state and the state dict are untouched, so checkpoints move freely between this
-class, torch's and MIC's.
+torch's own, so the result is bit-identical to `torch.optim.AdamW` (tested on CPU, where torch's
+default is the single-tensor step; on CUDA torch's default is already multi-tensor per group, a
+CUDA test compares the two); the groups, the per-parameter state and the state dict are
+untouched, so checkpoints move freely between this class, torch's and MIC's.
 
 Registered as mmcv's `AdamW`, so MIC's `optimizer=dict(type='AdamW', ...)` selects it;
 `foreach=False` in that dict restores torch's per-group single-tensor step, `fused=True` uses
