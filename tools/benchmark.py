@@ -250,14 +250,15 @@ class OptimizerRunner:
         student = model.get_model() if hasattr(model, 'get_model') else model
         for param in student.parameters():
             param.grad = torch.randn_like(param)
-        self.images = 2 * cfg.data.samples_per_gpu
+        self.param_groups = len(self.optimizer.param_groups)
+        self.images = 2 * cfg.data.samples_per_gpu  # those of the training step it belongs to
         self.dtype = None
 
     def step(self):
         self.optimizer.step()
 
     def count_flops(self):
-        return dict(flops_per_iter=None, param_groups=len(self.optimizer.param_groups))
+        return dict(flops_per_iter=None)  # elementwise updates, not counted
 
 
 # ---------------------------------------------------------------------------- measurement
@@ -314,7 +315,9 @@ def run_benchmark(args):
                   compile_backbone=bool(cfg.get('compile_backbone', False)),
                   fused_optimizer=bool(cfg.optimizer.get('fused', False)),
                   foreach_optimizer=cfg.optimizer.get('foreach'))
-    if not args.no_flops or args.mode == 'optimizer':
+    if args.mode == 'optimizer':
+        result['param_groups'] = runner.param_groups
+    if not args.no_flops:
         result.update(runner.count_flops())
         if device.type == 'cuda' and result['flops_per_iter']:
             tflops = result['flops_per_iter'] / median / 1e12
