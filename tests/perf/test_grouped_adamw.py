@@ -74,6 +74,18 @@ def test_mic_param_groups_merge_into_their_distinct_hyperparameters():
             assert (owner['lr'], owner['weight_decay']) == (group['lr'], group['weight_decay'])
 
 
+@pytest.mark.parametrize('betas_as_list', [False, True])
+def test_groups_with_other_names_or_list_values_merge_apart(betas_as_list):
+    groups = build_optimizer(_student(), MIC_OPTIMIZER).param_groups
+    for group in groups:
+        if betas_as_list:  # as from --cfg-options optimizer.betas=[...]
+            group['betas'] = list(group['betas'])
+    groups[5]['custom'] = 1  # a hyperparameter only this group has
+    merged = merge_equal_groups(groups)
+    assert len(merged) == 4 and sum(len(g['params']) for g in merged) == len(groups)
+    assert [g for g in merged if 'custom' in g][0]['params'] == groups[5]['params']
+
+
 def test_step_is_bit_identical_to_torch_adamw_over_a_schedule():
     model = _student()
     reference_model = copy.deepcopy(model)
