@@ -26,6 +26,7 @@ from mmseg.apis.test import (multi_gpu_test, remove_efficient_test_files,  # noq
 from mmseg.apis.train import wrap_model  # noqa: E402
 from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg.utils.config_checks import build_with_clear_errors, load_config  # noqa: E402
+from mmseg.utils.device import select_device  # noqa: E402
 from mmseg.utils.errors import UserError, run_cli  # noqa: E402
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
@@ -217,7 +218,7 @@ def main(args=None):
     if model.PALETTE is None:
         print('"PALETTE" not found in meta, use dataset.PALETTE instead')
         model.PALETTE = dataset.PALETTE
-    model = wrap_model(model, distributed)
+    model = wrap_model(model, select_device(distributed=distributed))
 
     eval_kwargs = dict(args.eval_options or {})
     mode = result_mode(args, eval_kwargs)

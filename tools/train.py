@@ -20,6 +20,7 @@ from mmcv.utils import DictAction, get_git_hash  # noqa: E402
 from mmcv.utils.logging import logger_initialized  # noqa: E402
 
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
+from mmseg.apis.train import make_deterministic  # noqa: E402
 from mmseg.apis.performance import configure_performance  # noqa: E402
 from mmseg.core.runner import find_latest_checkpoint  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
@@ -27,6 +28,7 @@ from mmseg.models.builder import build_train_model  # noqa: E402
 from mmseg.utils import collect_env, get_root_logger  # noqa: E402
 from mmseg.utils.checkpoint import set_unsafe_load_default  # noqa: E402
 from mmseg.utils.config_checks import build_with_clear_errors, load_config  # noqa: E402
+from mmseg.utils.device import select_device  # noqa: E402
 from mmseg.utils.errors import UserError, run_cli  # noqa: E402
 from mmseg.utils.setup_check import require_setup  # noqa: E402
 
@@ -45,10 +47,12 @@ def parse_args(args):
     group_gpus.add_argument('--gpus', type=int,
                             help='number of gpus to use (only applicable to non-distributed)')
     group_gpus.add_argument('--gpu-ids', type=int, nargs='+',
-                            help='ids of gpus to use (only applicable to non-distributed)')
+                            help='the GPU to train on, e.g. --gpu-ids 1 (one per process; '
+                                 'several GPUs: --launcher pytorch)')
     parser.add_argument('--seed', type=int, default=None, help='random seed')
     parser.add_argument('--deterministic', action='store_true',
-                        help='whether to set deterministic options for CUDNN backend.')
+                        help='deterministic kernels where torch has them (cuDNN, cuBLAS, '
+                             'index_add_, ...), with or without --seed')
     parser.add_argument('--cfg-options', '--options', nargs='+', action=DictAction,
                         dest='cfg_options', help='override config settings, e.g. uda.alpha=0.99')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -142,6 +146,7 @@ def main(args=None):
     rank, world_size = get_dist_info()
     if distributed:
         cfg.gpu_ids = range(world_size)
+    device = select_device(cfg.gpu_ids, distributed)
 
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
@@ -163,7 +168,9 @@ def main(args=None):
     seed = args.seed if args.seed is not None else cfg.get('seed')
     if seed is not None:
         logger.info(f'Set random seed to {seed}, deterministic: {args.deterministic}')
-        set_random_seed(seed, deterministic=args.deterministic)
+        set_random_seed(seed)
+    if args.deterministic:
+        make_deterministic()
     cfg.seed = seed
     meta = dict(env_info=env_info, seed=seed, exp_name=osp.basename(args.config))
 
@@ -185,8 +192,9 @@ def main(args=None):
             mmseg_version=f'{__version__}+{get_git_hash()[:7]}', config=cfg.pretty_text,
             **dataset_meta)
     model.CLASSES = dataset_meta['CLASSES']
+    logger.info(f'Training on {device}')
     train_segmentor(model, datasets, cfg, distributed=distributed,
-                    validate=not args.no_validate, timestamp=timestamp, meta=meta)
+                    validate=not args.no_validate, timestamp=timestamp, meta=meta, device=device)
 
 
 def cli(args=None):

@@ -4,17 +4,13 @@ from typing import List, Optional, Sequence, Union
 import mmcv
 import numpy as np
 import torch
-from mmcv.parallel import collate, scatter
+from mmcv.parallel import collate
 
 from mmseg.datasets.pipelines import Compose
 from mmseg.models import build_segmentor
 from mmseg.utils.checkpoint import load_segmentor_checkpoint
 from mmseg.utils.config_checks import build_with_clear_errors, load_config
-
-
-def default_device() -> str:
-    """'cuda:0' when a GPU is visible, else 'cpu' (the code base also runs on CPU)."""
-    return 'cuda:0' if torch.cuda.is_available() else 'cpu'
+from mmseg.utils.device import default_device, to_device
 
 
 def init_segmentor(config: Union[str, mmcv.Config], checkpoint: Optional[str] = None,
@@ -71,10 +67,7 @@ def inference_segmentor(model: torch.nn.Module,
     pipeline = Compose([LoadImage()] + list(cfg.data.test.pipeline[1:]))
     imgs = list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
     data = collate([pipeline(dict(img=img)) for img in imgs], samples_per_gpu=len(imgs))
-    if device.type == 'cuda':
-        data = scatter(data, [device])[0]
-    else:
-        data['img_metas'] = [metas.data[0] for metas in data['img_metas']]
+    data = to_device(data, device)
     with torch.no_grad():
         return model(return_loss=False, rescale=True, **data)
 

@@ -3,12 +3,12 @@
 `runner=dict(type='IterBasedRunner', ...)` (MIC's key) runs `SafeIterBasedRunner`
 (mmseg/core/runner): exact resume, atomic checkpoints, safe loading, non-finite step skipping.
 """
+import os
 import random
 import warnings
 
 import numpy as np
 import torch
-from mmcv.parallel import MMDataParallel, MMDistributedDataParallel
 from mmcv.runner import build_optimizer, build_runner, get_dist_info
 
 from ..core.evaluation import DistEvalHook, EvalHook
@@ -18,38 +18,46 @@ from ..core.runner.distributed import gather_objects
 from ..core.runner.nonfinite import NONFINITE_DEFAULT
 from ..datasets import build_dataloader, build_dataset
 from ..utils import get_root_logger
+from ..utils.device import ModelOnDevice, default_device
 
 RESUMABLE_RUNNERS = {'IterBasedRunner': 'SafeIterBasedRunner',
                      'SafeIterBasedRunner': 'SafeIterBasedRunner'}
 
 
 def set_random_seed(seed, deterministic=False):
-    """Seed python, numpy and torch (all devices); `deterministic` also fixes cuDNN."""
+    """Seed python, numpy and torch (all devices); `deterministic` see `make_deterministic`."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
     if deterministic:
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
+        make_deterministic()
 
 
-def wrap_model(model, distributed):
-    """Put the model on its device and wrap it for mmcv's runner.
+def make_deterministic():
+    """Ask torch for deterministic kernels wherever it has them (`--deterministic`).
 
-    On CPU the model stays where it is (MMDataParallel without device ids just unpacks the
-    DataContainers). UDA models synchronise their own gradients (see
-    `UDADecorator.sync_gradients`) because DDP's reducer does not support MIC's several
-    backward passes per step, so only plain segmentors get DDP.
+    cuDNN picks fixed algorithms (no benchmarking), cuBLAS gets the fixed workspace it needs,
+    and `torch.use_deterministic_algorithms` swaps in the deterministic versions of
+    `index_add_`, scatter and others. The backward of bilinear `interpolate` on CUDA has no
+    deterministic version in torch, so torch only warns about it; a CUDA run is then
+    reproducible up to that op's float summation order.
     """
-    if not torch.cuda.is_available():
-        return MMDataParallel(model, device_ids=None)
-    device = torch.cuda.current_device()
-    model = model.cuda(device)
-    if distributed and not hasattr(model, 'sync_gradients'):
-        return MMDistributedDataParallel(model, device_ids=[device], broadcast_buffers=False,
-                                         find_unused_parameters=True)
-    return MMDataParallel(model, device_ids=[device])
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def wrap_model(model, device):
+    """Put the model on `device`; batches are moved there on every call (`ModelOnDevice`).
+
+    No DataParallel/DDP: mmcv's wrappers cannot scatter batches with torch 2.x, and processes
+    average their gradients themselves (`average_gradients`: UDA models in their step, plain
+    segmentors in the optimizer hook), because DDP's reducer does not support MIC's several
+    backward passes per step.
+    """
+    return ModelOnDevice(model, device)
 
 
 def shared_data_seed(seed):
@@ -82,8 +90,9 @@ def runner_config(cfg):
 
 
 def train_segmentor(model, dataset, cfg, distributed=False, validate=False, timestamp=None,
-                    meta=None):
-    """Train a segmentor or a UDA model with the (safe) IterBasedRunner."""
+                    meta=None, device=None):
+    """Train a segmentor or a UDA model with the (safe) IterBasedRunner on `device`
+    (default: the current GPU if any, else the CPU)."""
     logger = get_root_logger(log_level=cfg.log_level)
     runner_cfg = runner_config(cfg)
     resumable = runner_cfg['type'] == 'SafeIterBasedRunner'
@@ -92,9 +101,10 @@ def train_segmentor(model, dataset, cfg, distributed=False, validate=False, time
     data_loaders = [build_train_dataloader(ds, cfg, distributed, data_seed, resumable)
                     for ds in datasets]
 
-    # Identical weights in every process, whatever each drew at initialisation.
-    broadcast_module_state(model)
-    model = wrap_model(model, distributed)
+    model = wrap_model(model, device if device is not None else default_device())
+    # Identical weights in every process, whatever each drew at initialisation (after the move
+    # to the GPU: NCCL broadcasts only GPU tensors).
+    broadcast_module_state(model.module)
     optimizer = build_optimizer(model, cfg.optimizer)
 
     default_args = dict(model=model, batch_processor=None, optimizer=optimizer,

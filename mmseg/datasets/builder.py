@@ -6,10 +6,11 @@ from functools import partial
 
 import numpy as np
 import torch
-from mmcv.parallel import collate
 from mmcv.runner import get_dist_info
 from mmcv.utils import Registry, build_from_cfg
 from torch.utils.data import DataLoader, DistributedSampler
+
+from .collate import collate
 
 DATASETS = Registry('dataset')
 PIPELINES = Registry('pipeline')

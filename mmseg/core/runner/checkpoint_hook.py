@@ -1,15 +1,15 @@
 """mmcv's CheckpointHook with atomic files, directory-based pruning and RNG states of all ranks.
 
 Config: the usual `checkpoint_config = dict(by_epoch=False, interval=..., max_keep_ckpts=...)`;
-`SafeIterBasedRunner` uses this hook for it (type omitted or 'CheckpointHook').
+`SafeIterBasedRunner` uses this hook for it (type omitted or 'CheckpointHook'). With
+`sync_buffer=True` the processes' buffers are made equal first (`sync_buffers`).
 """
 import os.path as osp
 
 from mmcv.runner import HOOKS, CheckpointHook
-from mmcv.runner.dist_utils import allreduce_params
 
 from .checkpoint_files import prune_checkpoints
-from .distributed import gather_objects
+from .distributed import gather_objects, sync_buffers
 
 
 @HOOKS.register_module()
@@ -30,7 +30,7 @@ class SafeCheckpointHook(CheckpointHook):
             return
         rng_states = gather_objects(runner.step_rng_state)
         if self.sync_buffer:
-            allreduce_params(runner.model.buffers())
+            sync_buffers(runner.model)
         if runner.rank != 0:
             return
         runner.logger.info(f'Saving checkpoint at {runner.iter + 1} iterations')

@@ -21,9 +21,9 @@ from typing import Iterator, Tuple
 
 import numpy as np
 import torch
-from mmcv.parallel import collate
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ...datasets.collate import collate
 from .rng import preserved_rng, seed_all
 
 

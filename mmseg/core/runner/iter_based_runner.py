@@ -35,7 +35,7 @@ from .checkpoint_files import atomic_save, link_latest
 from .data import ResumableSampler
 from .nonfinite import NONFINITE_DEFAULT, NonFiniteMonitor
 from .optimizer_state import remap_optimizer_state, writer_parameter_order
-from .rng import get_rng_state, set_rng_state
+from .rng import get_rng_state, resume_rng_state, set_rng_state
 
 EXACT_RESUME = 'exact_resume'
 OutOfMemoryError = getattr(torch, 'OutOfMemoryError', torch.cuda.OutOfMemoryError)
@@ -93,9 +93,12 @@ class SafeIterBasedRunner(IterBasedRunner):
         super().register_checkpoint_hook(checkpoint_config)
 
     def register_optimizer_hook(self, optimizer_config):
-        if isinstance(optimizer_config, dict) and self.nonfinite.enabled and \
+        """mmcv's OptimizerHook becomes `NonFiniteSkipOptimizerHook`, which also averages the
+        gradients of distributed runs (there is no DDP wrapper)."""
+        if isinstance(optimizer_config, dict) and \
                 optimizer_config.get('type', 'OptimizerHook') == 'OptimizerHook':
-            optimizer_config = dict(optimizer_config, type='NonFiniteSkipOptimizerHook')
+            optimizer_config = dict(optimizer_config, type='NonFiniteSkipOptimizerHook',
+                                    skip_nonfinite=self.nonfinite.enabled)
         super().register_optimizer_hook(optimizer_config)
 
     def call_hooks_preserving_rng(self, name: str) -> None:
@@ -144,7 +147,10 @@ class SafeIterBasedRunner(IterBasedRunner):
         self.data_batch = self.next_batch(data_loader)
         self.call_hooks_preserving_rng('before_train_iter')
         if self._resume_rng_state is not None:
-            set_rng_state(self._resume_rng_state)
+            if resume_rng_state(self._resume_rng_state):
+                self.logger.warning('the checkpoint was written without CUDA (a CPU run): the '
+                                    'CUDA generator is seeded from its CPU state, so this run '
+                                    'is reproducible but differs from one that never stopped.')
             self._resume_rng_state = None
         outputs = self.train_step(self.data_batch, **kwargs)
         if 'log_vars' in outputs:

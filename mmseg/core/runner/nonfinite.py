@@ -15,10 +15,10 @@ a step bad; its gradients still have to be finite.
 from typing import Dict, Iterable, List, Optional
 
 import torch
-import torch.distributed as dist
 from mmcv.runner import HOOKS, Hook, OptimizerHook
 
 from mmseg.utils.errors import UserError
+from .distributed import average_gradients
 
 # Loss terms that are legitimately NaN with a zero gradient (see the module docstring).
 NAN_TOLERANT_TERMS = ('loss_imnet_feat_dist',)
@@ -119,24 +119,29 @@ class NonFiniteMonitor(Hook):
 
 @HOOKS.register_module()
 class NonFiniteSkipOptimizerHook(OptimizerHook):
-    """mmcv's OptimizerHook for plain segmentors, skipping steps with a non-finite loss/grad.
+    """mmcv's OptimizerHook for plain segmentors: gradients averaged over the processes (DDP's
+    job, done here as for UDA models) and, with `skip_nonfinite`, steps with a non-finite loss
+    or gradient skipped.
 
     It marks a skipped step with `runner.outputs['nonfinite'] = True` for `NonFiniteMonitor`.
     """
 
+    def __init__(self, *args, skip_nonfinite: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.skip_nonfinite = skip_nonfinite
+
     def before_train_iter(self, runner):
-        self.snapshot = BufferSnapshot(runner.model)
+        self.snapshot = BufferSnapshot(runner.model) if self.skip_nonfinite else None
 
     def after_train_iter(self, runner):
         runner.optimizer.zero_grad()
         loss = runner.outputs['loss']
-        # Every process back-propagates (DDP's reducer needs all of them), then all agree.
         loss.backward()
-        ok = (torch.isfinite(loss.detach()).all() & grads_finite(runner.model.parameters()))
-        ok = ok.float().reshape(1)
-        if dist.is_available() and dist.is_initialized():
-            dist.all_reduce(ok, op=dist.ReduceOp.MIN)  # one bad process skips everywhere
-        if not bool(ok):
+        ok = None
+        if self.skip_nonfinite:
+            ok = torch.isfinite(loss.detach()).all() & grads_finite(runner.model.parameters())
+        ok = average_gradients(runner.model.parameters(), ok)  # one bad process skips everywhere
+        if ok is not None and not bool(ok):
             runner.optimizer.zero_grad()
             self.snapshot.restore()
             runner.outputs['nonfinite'] = True

@@ -4,6 +4,7 @@ The states are stored as lists, ints and tensors only, which `torch.load(weights
 accepts (numpy's state tuple holds an ndarray, which it does not).
 """
 import random
+import zlib
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -20,20 +21,42 @@ def get_rng_state() -> dict:
                             has_gauss=int(has_gauss), cached_gaussian=float(cached)),
                  torch=torch.get_rng_state())
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state['cuda'] = torch.cuda.get_rng_state_all()
+        state['cuda'] = torch.cuda.get_rng_state()  # this process's GPU only
     return state
 
 
 def set_rng_state(state: dict) -> None:
-    """Restore a state returned by `get_rng_state` (CUDA only where it was saved and is used)."""
+    """Restore a state returned by `get_rng_state`; CUDA's on this process's current GPU.
+
+    Older checkpoints hold one CUDA state per visible GPU; the current GPU's is used (the
+    first if there were fewer), so a checkpoint resumes with any number of visible GPUs.
+    """
     version, internal, gauss = state['python']
     random.setstate((version, tuple(internal), gauss))
     np_state = state['numpy']
     np.random.set_state((np_state['kind'], np_state['keys'].numpy().astype(np.uint32),
                          np_state['pos'], np_state['has_gauss'], np_state['cached_gaussian']))
     torch.set_rng_state(state['torch'])
-    if 'cuda' in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state['cuda'])
+    cuda = state.get('cuda')
+    if cuda is not None and torch.cuda.is_available():
+        if isinstance(cuda, (list, tuple)):
+            current = torch.cuda.current_device()
+            cuda = cuda[current] if current < len(cuda) else cuda[0]
+        torch.cuda.set_rng_state(cuda)
+
+
+def resume_rng_state(state: dict) -> bool:
+    """`set_rng_state` for a resumed run; True if the CUDA generator had to be seeded.
+
+    A state saved without CUDA (by a CPU run) has no CUDA generator to restore; resumed on a
+    GPU, the CUDA generator is then seeded from the saved CPU state, so that the resumed run
+    is reproducible instead of replaying the draws the run made at its start.
+    """
+    set_rng_state(state)
+    if state.get('cuda') is not None or not torch.cuda.is_initialized():
+        return False
+    torch.cuda.manual_seed(zlib.crc32(state['torch'].numpy().tobytes()))
+    return True
 
 
 def seed_all(seed: int) -> None:

@@ -272,7 +272,10 @@ class DACS(UDADecorator):
             feat_loss, fdist_mask = self.calc_feat_dist(img, gt_semantic_seg, src_feat)
             log_vars['src.loss_imnet_feat_dist'] = feat_loss.detach()
             self.backward(src_loss + feat_loss if joint else feat_loss)
-        del src_feat, src_losses
+            del feat_loss
+        # As MIC: the source graph (retained for the feature distance) is freed here, before
+        # the teacher, mixed and masked passes allocate their activations.
+        del src_feat, src_losses, src_loss
 
         pseudo = dict(masked_label=None, masked_weight=None)
         if not self.source_only:

@@ -4,9 +4,9 @@ from copy import deepcopy
 from typing import Optional
 
 import torch
-import torch.distributed as dist
 from mmcv.runner import BaseModule
 
+from ...core.runner.distributed import average_gradients
 from ...core.runner.nonfinite import BufferSnapshot, grads_finite, losses_finite
 from ...utils.logger import get_root_logger
 from ..builder import build_segmentor
@@ -63,7 +63,10 @@ class UDADecorator(BaseModule):
         self.num_classes = model['decode_head']['num_classes']
         self.max_iters = max_iters
         self.mixed_precision = mixed_precision
-        self.grad_scaler = torch.amp.GradScaler(enabled=mixed_precision == 'fp16')
+        # The scaler works on the gradients' device; its device argument only decides whether
+        # it disables itself for want of CUDA, so it names the device training will use.
+        self.grad_scaler = torch.amp.GradScaler(
+            'cuda' if torch.cuda.is_available() else 'cpu', enabled=mixed_precision == 'fp16')
         # Set by the runner from the config's `nonfinite_loss` (see core/runner/nonfinite.py).
         self.skip_nonfinite = False
 
@@ -111,11 +114,12 @@ class UDADecorator(BaseModule):
         """One UDA iteration: the method back-propagates its passes itself, then one step.
 
         MIC configs set `optimizer_config=None`, so mmcv registers no OptimizerHook and this is
-        the only place that touches the optimizer. With `skip_nonfinite`, a step whose loss
-        terms or (averaged) gradients are not finite is dropped: no optimizer step, and the
-        buffers the forward changed (BN statistics, prototype memory) are restored; the
-        returned dict then has `nonfinite=True`. The decision costs one host sync, which the
-        log values share.
+        the only place that touches the optimizer. In a distributed run the gradients are
+        averaged over the processes first (`average_gradients`). With `skip_nonfinite`, a step
+        whose loss terms or gradients are not finite in any process is dropped: no optimizer
+        step, and the buffers the forward changed (BN statistics, prototype memory) are
+        restored; the returned dict then has `nonfinite=True`. The decision costs one host
+        sync, which the log values share.
         """
         optimizer.zero_grad(set_to_none=True)
         snapshot = BufferSnapshot(self) if self.skip_nonfinite else None
@@ -124,9 +128,11 @@ class UDADecorator(BaseModule):
         ok = None
         if self.skip_nonfinite:
             ok = losses_finite(log_vars)
-            if not self.grad_scaler.is_enabled():  # fp16: the scaler handles inf gradients
+            # fp16: the gradients are still scaled; an overflow is the scaler's to handle (it
+            # skips the step and backs off), so it must not count as a bad step here.
+            if not self.grad_scaler.is_enabled():
                 ok = ok & grads_finite(self.get_model().parameters()).to(ok.device)
-        ok = self.sync_gradients(ok)
+        ok = average_gradients(self.get_model().parameters(), ok)
         floats = self.log_vars_to_floats(dict(log_vars, _ok=ok) if ok is not None else log_vars)
         outputs = dict(num_samples=len(data_batch['img_metas']))
         if ok is not None and not floats.pop('_ok'):
@@ -168,37 +174,6 @@ class UDADecorator(BaseModule):
     def backward(self, loss, retain_graph=False):
         """Back-propagate one pass (scaled when fp16 is on)."""
         self.grad_scaler.scale(loss).backward(retain_graph=retain_graph)
-
-    def sync_gradients(self, ok: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
-        """Average the student's gradients over processes (one bucketed all-reduce).
-
-        MIC's step runs several forward/backward pairs inside `train_step`, which DDP's reducer
-        does not support; every rank accumulates locally and the sum is reduced once here.
-
-        Args:
-            ok: () bool "this step is finite" of this process, or None; it travels in the same
-                all-reduce, and the result is True only if it was True in every process and the
-                averaged gradients are finite.
-        Returns:
-            The agreed `ok` (None if None was given).
-        """
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-            return ok
-        grads = [p.grad for p in self.get_model().parameters() if p.grad is not None]
-        if ok is not None:
-            grads.append((~ok).float().reshape(1).to(grads[0].device if grads else ok.device))
-        if not grads:
-            return ok
-        flat = torch._utils._flatten_dense_tensors(grads)
-        dist.all_reduce(flat)
-        flat /= dist.get_world_size()
-        for grad, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
-            grad.copy_(synced)
-        if ok is None:
-            return None
-        # The appended flag is the fraction of processes with a bad step; a NaN/inf gradient
-        # anywhere makes the (averaged) flat buffer non-finite.
-        return (flat[-1] == 0) & torch.isfinite(flat).all()
 
     @staticmethod
     def log_vars_to_floats(log_vars):
