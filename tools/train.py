@@ -120,6 +120,16 @@ def quiet_init_report(logger):
             each.removeFilter(drop)
 
 
+def set_randomness(seed, deterministic, logger):
+    """Seed every generator when a seed is given; `--deterministic` asks torch for deterministic
+    kernels with or without a seed (MIC only did so together with a seed)."""
+    if seed is not None:
+        logger.info(f'Set random seed to {seed}, deterministic: {deterministic}')
+        set_random_seed(seed)
+    if deterministic:
+        make_deterministic()
+
+
 def init_distributed(launcher, dist_params):
     """mmcv's `init_dist` on GPUs; on CPU a gloo process group from torchrun's environment.
 
@@ -166,11 +176,7 @@ def main(args=None):
     # The model's seed is shared by all processes (initial weights are also broadcast from
     # rank 0); the data stream mixes the rank into every sample's seed (core/runner/data.py).
     seed = args.seed if args.seed is not None else cfg.get('seed')
-    if seed is not None:
-        logger.info(f'Set random seed to {seed}, deterministic: {args.deterministic}')
-        set_random_seed(seed)
-    if args.deterministic:
-        make_deterministic()
+    set_randomness(seed, args.deterministic, logger)
     cfg.seed = seed
     meta = dict(env_info=env_info, seed=seed, exp_name=osp.basename(args.config))
 

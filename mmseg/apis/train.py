@@ -60,6 +60,14 @@ def wrap_model(model, device):
     return ModelOnDevice(model, device)
 
 
+def place_model(model, device):
+    """`wrap_model`, then rank 0's weights in every process (whatever each drew at
+    initialisation); the broadcast follows the move because NCCL only carries GPU tensors."""
+    model = wrap_model(model, device)
+    broadcast_module_state(model.module)
+    return model
+
+
 def shared_data_seed(seed):
     """The config's seed, or one random draw shared by all processes (stored in checkpoints)."""
     if seed is None:
@@ -101,10 +109,7 @@ def train_segmentor(model, dataset, cfg, distributed=False, validate=False, time
     data_loaders = [build_train_dataloader(ds, cfg, distributed, data_seed, resumable)
                     for ds in datasets]
 
-    model = wrap_model(model, device if device is not None else default_device())
-    # Identical weights in every process, whatever each drew at initialisation (after the move
-    # to the GPU: NCCL broadcasts only GPU tensors).
-    broadcast_module_state(model.module)
+    model = place_model(model, device if device is not None else default_device())
     optimizer = build_optimizer(model, cfg.optimizer)
 
     default_args = dict(model=model, batch_processor=None, optimizer=optimizer,

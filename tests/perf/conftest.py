@@ -32,10 +32,6 @@ TINY_OVERRIDES = {
 SIZE = 64
 
 
-def pytest_configure(config):
-    config.addinivalue_line('markers', 'cuda: needs a CUDA device (skipped without one)')
-
-
 def tiny_cfg(**top_level):
     """The tiny UDA config; keyword arguments set top-level keys (mixed_precision, ...)."""
     cfg = Config.fromfile(DEMO_PCPR)

@@ -1,10 +1,14 @@
 """The UDA step without repeated work computes what MIC's order of operations computes."""
+import gc
 import random
+import weakref
 
 import numpy as np
+import pytest
 import torch
 
-from conftest import build_tiny_uda, random_batch
+from conftest import build_tiny_uda, random_batch, tiny_cfg
+from mmseg.models.builder import build_train_model
 from mmseg.models.segmentors.encoder_decoder import slide_windows, windows_cover
 
 
@@ -54,3 +58,52 @@ def test_teacher_runs_one_network_pass_per_iteration_with_plf():
     model.ema_model.backbone.register_forward_hook(lambda *args: calls.append(1))
     model.forward_train(**random_batch())
     assert len(calls) == 2  # one LR batch + one batch of all HR slide tiles
+
+
+class _SavedTensorCount:
+    """Counts the tensors autograd holds for backward (alive = their graph is still alive)."""
+
+    class Saved:
+        def __init__(self, tensor):
+            # Detached: a saved output holding its own grad_fn would be a reference cycle
+            # through autograd's C++ graph, which Python's collector cannot free.
+            self.tensor = tensor.detach()
+
+    def __init__(self):
+        self.alive = weakref.WeakSet()
+
+    def pack(self, tensor):
+        saved = self.Saved(tensor)
+        self.alive.add(saved)
+        return saved
+
+    @staticmethod
+    def unpack(saved):
+        return saved.tensor
+
+
+@pytest.mark.parametrize('model_type', ['DACS', 'PCPR'])
+def test_source_graph_is_freed_before_the_teacher_pass(model_type):
+    """MIC deletes the source loss after its backward; a retained source graph would keep the
+    source pass's activations (GBs at full size) through the teacher, mixed and masked
+    passes."""
+    cfg = tiny_cfg()
+    if model_type == 'DACS':
+        cfg.uda.type = 'DACS'
+        del cfg.uda['plf'], cfg.uda['fpc']
+    model = build_train_model(cfg)
+    model.init_weights()
+    assert model.enable_fdist  # the source backward keeps its graph for the feature distance
+    count = _SavedTensorCount()
+    alive_at_teacher = []
+    teacher_predict = model.teacher_predict
+
+    def counting_teacher_predict(*args, **kwargs):
+        gc.collect()
+        alive_at_teacher.append(len(count.alive))
+        return teacher_predict(*args, **kwargs)
+
+    model.teacher_predict = counting_teacher_predict
+    with torch.autograd.graph.saved_tensors_hooks(count.pack, count.unpack):
+        model.forward_train(**random_batch())
+    assert alive_at_teacher == [0]
