@@ -38,8 +38,17 @@ def logged_losses(work_dir):
     return {row['iter']: {k: v for k, v in row.items() if 'loss' in k} for row in rows}
 
 
+def same(a, b, device):
+    """Bit-identical on the CPU; on CUDA up to the float summation order of its
+    non-deterministic kernels (bilinear interpolation backward, atomics), which Adam's
+    normalised steps of size ~lr turn into differences of at most a few lr."""
+    if device == 'cpu' or not a.is_floating_point():
+        return torch.equal(a, b)
+    return torch.allclose(a.float(), b.float(), rtol=1e-4, atol=5e-4)
+
+
 @pytest.mark.slow
-def test_sigkill_then_auto_resume_matches_uninterrupted_run(demo_data, tmp_path):
+def test_sigkill_then_auto_resume_matches_uninterrupted_run(demo_data, tmp_path, device):
     options = demo_options(demo_data, max_iters=N, interval=N // 2, workers=1)
     straight_dir, killed_dir = tmp_path / 'straight', tmp_path / 'killed'
     (tmp_path / 'stall_hook.py').write_text(STALL_HOOK)
@@ -49,6 +58,8 @@ def test_sigkill_then_auto_resume_matches_uninterrupted_run(demo_data, tmp_path)
                          f"custom_hooks = [dict(type='StallAfter', iteration={N // 2}, "
                          "priority='LOW')]\n")
     env = subprocess_env(tmp_path)
+    if device == 'cpu':
+        env['CUDA_VISIBLE_DEVICES'] = ''
     logs = {name: open(tmp_path / f'{name}.out', 'w') for name in ('straight', 'killed')}
     straight = subprocess.Popen(train_command(CONFIG, '--work-dir', straight_dir,
                                               '--no-validate', *options),
@@ -79,7 +90,8 @@ def test_sigkill_then_auto_resume_matches_uninterrupted_run(demo_data, tmp_path)
     for name, prefix in groups.items():
         keys = [k for k in a['state_dict'] if k.startswith(prefix)]
         assert keys, name
-        different = [k for k in keys if not torch.equal(a['state_dict'][k], b['state_dict'][k])]
+        different = [k for k in keys
+                     if not same(a['state_dict'][k], b['state_dict'][k], device)]
         # The teacher's BatchNorm running statistics (updated by its train-mode no-grad
         # forward, as in MIC) were seen to differ in the last bits on one CPU (<= 2.4e-7, in
         # the DAFormer fusion's BNs) while every parameter and loss stayed bit-identical; not
@@ -93,8 +105,11 @@ def test_sigkill_then_auto_resume_matches_uninterrupted_run(demo_data, tmp_path)
     assert a['optimizer']['state'].keys() == b['optimizer']['state'].keys()
     for index, sa in a['optimizer']['state'].items():
         sb = b['optimizer']['state'][index]
-        assert all(torch.equal(sa[k], sb[k]) for k in sa), index
+        assert all(same(sa[k], sb[k], device) for k in sa), index
     straight_losses, resumed_losses = logged_losses(straight_dir), logged_losses(killed_dir)
     assert sorted(resumed_losses) == list(range(N // 2 + 1, N + 1))
     for it, losses in resumed_losses.items():
-        assert losses == straight_losses[it], it
+        if device == 'cpu':
+            assert losses == straight_losses[it], it
+        else:
+            assert losses == pytest.approx(straight_losses[it], rel=1e-3, abs=1e-4), it

@@ -75,15 +75,16 @@ def multi_gpu_worker(rank, world_size, port, data_root, predictions, tmpdir, out
     """One process of a gloo CPU group running `multi_gpu_test`; rank 0 pickles the results."""
     import mmcv
     import torch.distributed as dist
-    from mmcv.parallel import MMDataParallel
 
     from mmseg.apis.test import multi_gpu_test
+    from mmseg.utils.device import ModelOnDevice
     from mmseg.datasets import build_dataloader
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     dist.init_process_group('gloo', rank=rank, world_size=world_size)
     loader = build_dataloader(val_dataset(data_root), samples_per_gpu=1, workers_per_gpu=0,
                               dist=True, shuffle=False)
-    results = multi_gpu_test(MMDataParallel(FixedPredictor(predictions)), loader, tmpdir=tmpdir)
+    results = multi_gpu_test(ModelOnDevice(FixedPredictor(predictions), 'cpu'), loader,
+                             tmpdir=tmpdir)
     if rank == 0:
         mmcv.dump(results, out_file)
     dist.destroy_process_group()

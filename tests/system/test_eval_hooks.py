@@ -4,12 +4,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from mmcv.parallel import MMDataParallel
 from mmcv.runner import IterBasedRunner
 
 from mmseg.core.evaluation import EvalHook
 from mmseg.datasets import build_dataloader
 from mmseg.utils import get_root_logger
+from mmseg.utils.device import ModelOnDevice
 
 from system_helpers import FixedPredictor, H, W, miou_by_loop, val_dataset, write_cityscapes_val
 
@@ -34,7 +34,7 @@ def run_with_eval_hook(tmp_path_factory):
                               workers_per_gpu=0, dist=False, shuffle=False)
     work_dir = tmp_path / 'work'
     model = TrainableFixedPredictor(preds)
-    runner = IterBasedRunner(MMDataParallel(model), optimizer=torch.optim.SGD(
+    runner = IterBasedRunner(ModelOnDevice(model, 'cpu'), optimizer=torch.optim.SGD(
         model.parameters(), lr=0.1), work_dir=str(work_dir), logger=get_root_logger(),
         max_iters=2)
     runner.register_training_hooks(lr_config=None, log_config=dict(

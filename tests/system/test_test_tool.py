@@ -8,13 +8,13 @@ import mmcv
 import numpy as np
 import pytest
 import torch
-from mmcv.parallel import MMDataParallel
 from PIL import Image
 
 from mmseg.apis.inference import inference_segmentor, init_segmentor
 from mmseg.apis.test import single_gpu_test
 from mmseg.core.evaluation.class_names import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 from mmseg.datasets import build_dataloader
+from mmseg.utils.device import ModelOnDevice
 from mmseg.utils.errors import UserError
 from tools.test import cli, main, update_legacy_cfg
 
@@ -51,7 +51,7 @@ def val_data(tmp_path):
 
 def test_single_gpu_test_streams_pre_eval_stats_giving_the_expected_miou(val_data):
     dataset, loader, gts, preds = val_data
-    model = MMDataParallel(FixedPredictor(preds))
+    model = ModelOnDevice(FixedPredictor(preds), 'cpu')
     results = single_gpu_test(model, loader)
     assert len(results) == len(dataset) and isinstance(results[0], (tuple, list))
     names = sorted(gts)
@@ -61,7 +61,8 @@ def test_single_gpu_test_streams_pre_eval_stats_giving_the_expected_miou(val_dat
 
 def test_single_gpu_test_without_pre_eval_returns_the_maps(val_data):
     dataset, loader, gts, preds = val_data
-    results = single_gpu_test(MMDataParallel(FixedPredictor(preds)), loader, pre_eval=False)
+    results = single_gpu_test(ModelOnDevice(FixedPredictor(preds), 'cpu'), loader,
+                              pre_eval=False)
     for result, name in zip(results, sorted(gts)):
         np.testing.assert_array_equal(result, preds[name])
 
@@ -69,7 +70,7 @@ def test_single_gpu_test_without_pre_eval_returns_the_maps(val_data):
 def test_show_dir_with_opacity_1_writes_one_paletted_train_id_png_per_image(val_data, tmp_path):
     dataset, loader, gts, preds = val_data
     out_dir = tmp_path / 'preds'
-    single_gpu_test(MMDataParallel(FixedPredictor(preds)), loader, out_dir=str(out_dir),
+    single_gpu_test(ModelOnDevice(FixedPredictor(preds), 'cpu'), loader, out_dir=str(out_dir),
                     opacity=1)
     written = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob('*.png'))
     assert written == sorted(gts)
@@ -88,7 +89,7 @@ def test_attention_output_is_written_as_grayscale_times_255(val_data, tmp_path):
     model = FixedPredictor(attention)
     model.decode_head = type('Head', (), {'debug_output_attention': True})()
     out_dir = tmp_path / 'preds_ATT'
-    single_gpu_test(MMDataParallel(model), loader, out_dir=str(out_dir), opacity=1,
+    single_gpu_test(ModelOnDevice(model, 'cpu'), loader, out_dir=str(out_dir), opacity=1,
                     pre_eval=False)
     for name, att in attention.items():
         gray = np.asarray(Image.open(out_dir / name))
@@ -112,7 +113,7 @@ def test_multi_gpu_test_on_two_gloo_processes_matches_single_process(tmp_path):
     distributed = mmcv.load(str(out_file))
     loader = build_dataloader(val_dataset(tmp_path / 'cs'), samples_per_gpu=1,
                               workers_per_gpu=0, dist=False, shuffle=False)
-    single = single_gpu_test(MMDataParallel(FixedPredictor(preds)), loader)
+    single = single_gpu_test(ModelOnDevice(FixedPredictor(preds), 'cpu'), loader)
     assert len(distributed) == len(single) == 3
     for a, b in zip(distributed, single):
         assert all(torch.equal(x, y) for x, y in zip(a, b))
@@ -128,7 +129,7 @@ def _free_port() -> int:
 def test_result_modes_are_mutually_exclusive(val_data):
     _, loader, _, preds = val_data
     with pytest.raises(ValueError, match='mutually exclusive'):
-        single_gpu_test(MMDataParallel(FixedPredictor(preds)), loader, pre_eval=True,
+        single_gpu_test(ModelOnDevice(FixedPredictor(preds), 'cpu'), loader, pre_eval=True,
                         efficient_test=True)
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 from uda_helpers import batch, build, seed_all, student_grads, tiny_cfg
 
+from mmseg.apis.train import wrap_model
 from mmseg.models import build_train_model
 from mmseg.utils.config_checks import build_with_clear_errors
 from mmseg.utils.errors import UserError
@@ -76,16 +77,18 @@ def test_source_only_trains_the_source_pass_alone():
     assert [k for k in log_vars if k != 'loss'] == MIC_LOSS_ORDER[:4]
 
 
-def test_train_step_steps_the_optimizer_and_returns_float_logs(mic_model):
-    model = copy.deepcopy(mic_model)
-    before = [p.detach().clone() for p in model.get_model().parameters()]
+def test_train_step_steps_the_optimizer_and_returns_float_logs(mic_model, device):
+    """Through the runner's device wrapper, which moves the host batch to `device`."""
+    model = wrap_model(copy.deepcopy(mic_model), device)
+    before = [p.detach().clone() for p in model.module.get_model().parameters()]
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     seed_all()
     out = model.train_step(batch(), optimizer)
     assert out['num_samples'] == 2
     assert all(isinstance(v, float) for v in out['log_vars'].values())
     assert 'loss' not in out['log_vars']
-    changed = [not torch.equal(b, p) for b, p in zip(before, model.get_model().parameters())]
+    after = model.module.get_model().parameters()
+    changed = [not torch.equal(b, p) for b, p in zip(before, after)]
     assert sum(changed) > 0.9 * len(changed)
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 from uda_helpers import batch, build, seed_all, student_grads, tiny_cfg
 
+from mmseg.apis.train import wrap_model
 from mmseg.utils.errors import UserError
 
 PCPR_CONFIG = 'configs/pcpr/gtaHR2csHR_pcpr.py'
@@ -43,15 +44,15 @@ def pcpr_model():
     return build(tiny_cfg(PCPR_CONFIG))
 
 
-def test_pcpr_step_logs_the_filter_and_prototype_terms(pcpr_model):
-    model = copy.deepcopy(pcpr_model)
+def test_pcpr_step_logs_the_filter_and_prototype_terms(pcpr_model, device):
+    model = wrap_model(copy.deepcopy(pcpr_model), device)  # moves each host batch to `device`
     seed_all()
-    first = model.forward_train(**batch())
+    first = model(**batch())
     # The labelled classes of the batch initialise their prototypes in the first iteration;
     # its anchors find no prototype yet, so the losses start in the second one.
     assert first['fpc.num_init_classes'] > 0 and first['src.fpc.num_anchors'] == 0
     seed_all(1)
-    logs = model.forward_train(**batch(seed=1))
+    logs = model(**batch(seed=1))
     for key in ('plf.q', 'plf.kept', 'plf.m_cons', 'plf.m_edge', 'src.fpc.loss_cont',
                 'src.fpc.loss_cons', 'mix.fpc.loss_cont', 'src.fpc.num_anchors',
                 'fpc.num_init_classes'):
