@@ -14,6 +14,10 @@ from torch import nn
 
 from mmseg.utils.errors import UserError
 
+# How a step is computed, not what it computes: this run's config decides, not the checkpoint
+# (a CPU checkpoint resumed on a GPU keeps the config's fused kernel, and vice versa).
+IMPLEMENTATION_KEYS = ('foreach', 'fused', 'capturable', 'differentiable')
+
 
 def writer_parameter_order(state_dict: Mapping[str, torch.Tensor],
                            parameter_names: Sequence[str]) -> List[str]:
@@ -35,8 +39,9 @@ def remap_optimizer_state(saved: dict, saved_order: Sequence[str],
         named_parameters: this model's (name, parameter) pairs.
     Returns:
         a state dict for this optimizer's `load_state_dict`: each group takes the hyperparameters
-        (lr, initial_lr, weight decay, ...) of the saved group that held its parameters, each
-        parameter the saved state of the parameter of the same name.
+        (lr, initial_lr, weight decay, ...) of the saved group that held its parameters but
+        keeps its own `IMPLEMENTATION_KEYS`; each parameter takes the saved state of the
+        parameter of the same name.
     Raises:
         UserError: the checkpoint's optimizer does not cover the same parameters, groups them
             differently or holds a state of another shape.
@@ -74,6 +79,7 @@ def remap_optimizer_state(saved: dict, saved_order: Sequence[str],
             raise UserError(f'{path}: its optimizer groups the parameters differently from '
                             f'this config\'s optimizer.paramwise_cfg: {advice}.')
         hyper = {k: v for k, v in saved_groups[source_groups.pop()].items() if k != 'params'}
+        hyper.update({k: group[k] for k in IMPLEMENTATION_KEYS if k in group})
         groups.append(dict(hyper, params=params))
     return dict(state=state, param_groups=groups)
 
