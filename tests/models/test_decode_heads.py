@@ -188,6 +188,19 @@ def test_hrda_slide_tiles_are_pasted_and_averaged_by_overlap():
     torch.testing.assert_close(merged[..., 8:], second[..., 4:])
 
 
+def test_hrda_slide_tiles_are_summed_in_fp32_under_bf16_autocast():
+    head = hrda_head().eval()
+    tiles = feats(MIT_B0_CHANNELS, 32, batch=2 * 2)
+    boxes = [(0, 32, 0, 32), (0, 32, 16, 48)]
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        _, merged = head.decode_hr(dict(features=tiles, boxes=boxes), batch_size=2)
+        logits = head.head(tiles)
+    assert logits.dtype == torch.bfloat16 and merged.dtype == torch.float32
+    first, second = logits[:2].float(), logits[2:].float()
+    torch.testing.assert_close(merged[..., 4:8], (first[..., 4:] + second[..., :4]) / 2,
+                               rtol=0, atol=0)
+
+
 @pytest.mark.parametrize('value', [0.0, 1.0])
 def test_hrda_fixed_attention_outputs_lr_only_or_hr_only(value):
     head = hrda_head(fixed_attention=value).eval()

@@ -105,8 +105,11 @@ class HRDAHead(BaseDecodeHead):
         h = max(box[1] for box in boxes)
         w = max(box[3] for box in boxes)
         assert windows_cover(boxes, h, w), 'HR slide tiles do not cover the image'
-        preds = tile_logits.new_zeros((batch_size, tile_logits.shape[1], h, w))
-        count = tile_logits.new_zeros((batch_size, 1, h, w))
+        # Summed in fp32 (MIC's precision) also under bf16/fp16 autocast, whose 8/11-bit
+        # mantissas would round every overlap's sum.
+        preds = tile_logits.new_zeros((batch_size, tile_logits.shape[1], h, w),
+                                      dtype=torch.float32)
+        count = tile_logits.new_zeros((batch_size, 1, h, w), dtype=torch.float32)
         for i, (y1, y2, x1, x2) in enumerate(boxes):
             preds[:, :, y1:y2, x1:x2] += tile_logits[i * batch_size:(i + 1) * batch_size]
             count[:, :, y1:y2, x1:x2] += 1
