@@ -20,9 +20,9 @@ HR_CROP_POLICIES = ('random', 'entropy', 'things')
 SMALL_THING_CLASSES = (6, 7, 11, 12, 17, 18)
 
 
-def _offsets(size: int, crop: int, divisible: int) -> torch.Tensor:
+def _offsets(size: int, crop: int, divisible: int, device=None) -> torch.Tensor:
     """HRDA's admissible offsets: 0, d, 2d, ... below (size - crop + 1) // d * d."""
-    return torch.arange((max(size - crop, 0) + 1) // divisible) * divisible
+    return torch.arange((max(size - crop, 0) + 1) // divisible, device=device) * divisible
 
 
 def max_score_box(score: torch.Tensor, crop_size: Sequence[int], divisible: int = 1) -> Box:
@@ -33,8 +33,8 @@ def max_score_box(score: torch.Tensor, crop_size: Sequence[int], divisible: int 
     """
     crop_h, crop_w = crop_size
     integral = F.pad(score.double().cumsum(0).cumsum(1), (1, 0, 1, 0))
-    ys = _offsets(score.shape[0], crop_h, divisible)
-    xs = _offsets(score.shape[1], crop_w, divisible)
+    ys = _offsets(score.shape[0], crop_h, divisible, score.device)
+    xs = _offsets(score.shape[1], crop_w, divisible, score.device)
     y1, x1 = ys[:, None], xs[None, :]
     sums = (integral[y1 + crop_h, x1 + crop_w] - integral[y1, x1 + crop_w]
             - integral[y1 + crop_h, x1] + integral[y1, x1])
