@@ -11,13 +11,16 @@ Every step runs real commands (`tools/train.py`, `python -m tools.test`, `python
 `$OUT/<step>.log`, then checks what they wrote (checkpoints, the `.log.json`, predictions).
 At the end it prints the table `step | status | seconds | note` and the last lines of the log of
 every failed step, and writes `$OUT/summary.json` (rewritten after each step, so a run cut short
-still leaves one) and `$OUT/benchmark.jsonl`. The exit status is 1 when any step failed,
-2 on a usage error or when GPU mode finds no visible CUDA device.
+still leaves one) and `$OUT/benchmark.jsonl`. Exit status: 0 when every step passed (or was
+skipped by design: CUDA-only in CPU smoke, or after a failed step it needs); 1 when a step failed
+or was not run for lack of time; 2 on a usage error or when GPU mode finds no CUDA device at
+once; 130 when interrupted (SIGTERM, Ctrl-C: the running command is killed, the summary written).
 
 GPU mode (the default) is sized for one H100 lent for 8 minutes: `--budget` seconds (default
 450) bound the whole run, each step has its own timeout as well, and the most important steps
 run first (train, resume, test, infer), the compiled run and the full-size benchmarks last.
-A step that would start with less than 20 s of the budget left is skipped, named in the table.
+A step that would start with less than 20 s of the budget left is `not run` (the run fails);
+a step whose timeout the budget cut short fails with a note saying so.
 CPU smoke (`--cpu-smoke` or CPU_SMOKE=1) runs the same commands with `CUDA_VISIBLE_DEVICES=` and
 the benchmarks at `--small` size; `train_pcpr_fast` is skipped there (torch.compile of the run
 took 254 s on a 2-core CPU).
@@ -123,7 +126,8 @@ class Step:
     name: str
     doc: str
     timeout: int                      # seconds on the GPU machine
-    commands: Optional[Callable[['Run'], List[Command]]] = None  # None: a check-only step
+    # (run, step name) -> the commands; None: a check-only step
+    commands: Optional[Callable[['Run', str], List[Command]]] = None
     check: Optional[Callable[['Run', 'Step'], str]] = None      # returns the note
     needs: Tuple[str, ...] = ()
     cpu_skip: str = ''                # why CPU smoke skips it ('' = it runs)
@@ -228,7 +232,7 @@ def step_log_text(run: Run, step: str) -> str:
 
 
 # env ------------------------------------------------------------------------------------
-def env_commands(run: Run) -> List[Command]:
+def env_commands(run: Run, name: str) -> List[Command]:
     commands = [Command([run.python, '-c', ENV_REPORT])]
     if shutil.which('nvidia-smi'):
         commands.append(Command(['nvidia-smi']))
@@ -253,7 +257,7 @@ def env_check(run: Run, step: Step) -> str:
 
 
 # data -----------------------------------------------------------------------------------
-def data_commands(run: Run) -> List[Command]:
+def data_commands(run: Run, name: str) -> List[Command]:
     root = run.data
     h, w = DATA['size']
     return [
@@ -326,7 +330,7 @@ def check_fast(run: Run, step: Step) -> str:
 
 
 # resume ---------------------------------------------------------------------------------
-def resume_commands(run: Run) -> List[Command]:
+def resume_commands(run: Run, name: str) -> List[Command]:
     return [train_command(run, 'resume', 'pcpr',
                           resume_from=run.checkpoint('train_pcpr_fp32', HALF_ITERS))]
 
@@ -362,7 +366,7 @@ def resume_check(run: Run, step: Step) -> str:
     return note
 
 
-def resume_on_cpu_commands(run: Run) -> List[Command]:
+def resume_on_cpu_commands(run: Run, name: str) -> List[Command]:
     return [train_command(run, 'resume_on_cpu', 'pcpr', max_iters=HALF_ITERS + 1,
                           resume_from=run.checkpoint('train_pcpr_fp32', HALF_ITERS),
                           env={'CUDA_VISIBLE_DEVICES': ''})]
@@ -422,7 +426,7 @@ def infer_outputs(run: Run) -> Dict[str, Path]:
             'cpu': run.work_dir('infer_cuda_vs_cpu') / 'cpu'}
 
 
-def infer_commands(run: Run) -> List[Command]:
+def infer_commands(run: Run, name: str) -> List[Command]:
     config, checkpoint = trained(run)
     commands = []
     for name, out in infer_outputs(run).items():
@@ -477,7 +481,7 @@ def memory_check(run: Run, step: Step) -> str:
 
 
 # pytest ---------------------------------------------------------------------------------
-def pytest_commands(run: Run) -> List[Command]:
+def pytest_commands(run: Run, name: str) -> List[Command]:
     return [Command([run.python, '-m', 'pytest', '-q', '-m', 'cuda', '-p', 'no:cacheprovider',
                      'tests'])]
 
@@ -527,11 +531,6 @@ def benchmark_check(run: Run, step: Step) -> str:
     return note + f" ({result['device']}{', --small' if result['small'] else ''})"
 
 
-def bind(builder, name):
-    """Builders taking (run, step name) -> builders taking run."""
-    return lambda run: builder(run, name)
-
-
 def make_steps() -> List[Step]:
     steps = [
         Step('env', 'torch/CUDA versions, the device, nvidia-smi', 60, env_commands, env_check),
@@ -546,7 +545,7 @@ def make_steps() -> List[Step]:
         steps.append(Step(
             name, f'tools/train.py {DEMO_CONFIGS[method]}, {TRAIN_ITERS} iterations '
             f'{precision}, checkpoints at {HALF_ITERS} and {TRAIN_ITERS}, evaluation',
-            150, bind(training(method, *options), name), check_training, ('data',)))
+            150, training(method, *options), check_training, ('data',)))
     steps += [
         Step('resume', f'--resume-from train_pcpr_fp32/iter_{HALF_ITERS}.pth to iteration '
              f'{TRAIN_ITERS}; parameters vs the uninterrupted run', 150, resume_commands,
@@ -559,7 +558,7 @@ def make_steps() -> List[Step]:
         name = f'test_{hrda_out.lower()}'
         what = '--show-dir (attention PNGs)' if hrda_out == 'ATT' else '--eval mIoU'
         steps.append(Step(name, f'python -m tools.test ... --hrda-out {hrda_out} {what}', 120,
-                          bind(test_commands(hrda_out), name),
+                          test_commands(hrda_out),
                           test_att_check if hrda_out == 'ATT' else test_check,
                           ('train_pcpr_fp32',)))
     steps += [
@@ -573,8 +572,8 @@ def make_steps() -> List[Step]:
              pytest_check),
         Step('train_pcpr_fast', f"train_pcpr_fp32 with {' '.join(FAST_OPTIONS)}, "
              'TORCH_LOGS=recompiles (fails only on a non-zero exit)', 150,
-             bind(training('pcpr', *FAST_OPTIONS, env={'TORCH_LOGS': 'recompiles'}),
-                  'train_pcpr_fast'), check_fast, ('data',),
+             training('pcpr', *FAST_OPTIONS, env={'TORCH_LOGS': 'recompiles'}), check_fast,
+             ('data',),
              cpu_skip='torch.compile on the CPU is too slow for the smoke run (this run took '
                       '254 s on a 2-core CPU); it runs in GPU mode'),
     ]
@@ -585,7 +584,7 @@ def make_steps() -> List[Step]:
         steps.append(Step(name, f'tools/benchmark.py {FULL_CONFIGS[method]} --mode {mode} '
                           f'mixed_precision={PRECISIONS[precision]} (full size)',
                           150 if mode == 'train' else 100,
-                          bind(benchmark_commands(method, mode, precision), name),
+                          benchmark_commands(method, mode, precision),
                           benchmark_check))
     return steps
 
@@ -649,13 +648,17 @@ def execute(run: Run, command: Command, log, timeout: float, echo: Optional[str]
         os.killpg(proc.pid, signal.SIGKILL)  # the command and the processes it started
         proc.wait()
         returncode = None
+    except BaseException:  # Ctrl-C or SIGTERM of gpu_check: stop the command as well
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     reader.join(timeout=10)
     return returncode
 
 
 def short(argv: Sequence[str]) -> str:
-    words = [osp.relpath(a, REPO) if osp.isabs(a) and a.startswith(str(REPO)) else a
-             for a in argv[:4]]
+    """The start of a command line for the notes: `python tools/train.py CONFIG ...`."""
+    words = ['<script>' if '\n' in a else a for a in argv[:4]]
     return ' '.join(osp.basename(w) if i == 0 else w for i, w in enumerate(words)) + \
         (' ...' if len(argv) > 4 else '')
 
@@ -675,13 +678,14 @@ def run_step(run: Run, step: Step) -> dict:
         result.update(status='skipped', note=step.cpu_skip)
         return result
     if remaining is not None and remaining < MIN_START_S:
-        result.update(status='skipped', note=f'the time budget of {run.budget} s was spent')
+        result.update(status='not run', note=f'the --budget of {run.budget} s was spent')
         return result
-    if remaining is not None and remaining < timeout:
+    capped = remaining is not None and remaining < timeout
+    if capped:
         timeout = int(remaining)
     deliberate = run.args.fail_step == step.name
     start = time.monotonic()
-    commands = step.commands(run) if step.commands else []
+    commands = step.commands(run, step.name) if step.commands else []
     if deliberate and commands:
         commands[0] = deliberately_broken(commands[0])
     echo = None if run.args.quiet else step.name
@@ -700,10 +704,13 @@ def run_step(run: Run, step: Step) -> dict:
             log.flush()
             returncode = execute(run, command, log, left, echo)
             if returncode != 0:
-                status = 'failed'
-                note = f'`{short(command.argv)}` ' + (
-                    f'timed out after {timeout} s' if returncode is None
-                    else f'exit status {returncode}: {last_line(run.log(step.name))}')
+                if returncode is None:
+                    why = f'timed out after {timeout} s'
+                    if capped:
+                        why += f' (the --budget of {run.budget} s ran out)'
+                else:
+                    why = f'exit status {returncode}: {last_line(run.log(step.name))}'
+                status, note = 'failed', f'`{short(command.argv)}` {why}'
                 result['returncode'] = returncode
                 break
     if status == 'passed' and step.check is not None:
@@ -722,8 +729,10 @@ def run_step(run: Run, step: Step) -> dict:
 
 
 def last_line(path, width: int = 160) -> str:
-    tail = log_tail(str(path), 1)
-    return tail[0][:width] if tail else ''
+    """The last line of a log that mentions an error (else its last line), shortened."""
+    tail = log_tail(str(path), LOG_TAIL_LINES)
+    errors = [line for line in tail if 'error' in line.lower()]
+    return (errors or tail or [''])[-1].strip()[:width]
 
 
 def log_tail(path: str, lines: int = LOG_TAIL_LINES) -> List[str]:
@@ -738,8 +747,10 @@ def write_summary(run: Run, steps: List[Step], done: bool) -> dict:
     results = [run.results.get(s.name, dict(step=s.name, status='pending', seconds=0.0,
                                             note='')) for s in steps]
     failed = [r for r in results if r['status'] == 'failed']
+    not_run = [r['step'] for r in results if r['status'] == 'not run']
     summary = dict(
-        mode='cpu_smoke' if run.cpu_smoke else 'gpu', finished=done, ok=done and not failed,
+        mode='cpu_smoke' if run.cpu_smoke else 'gpu', finished=done,
+        ok=done and not failed and not not_run, not_run=not_run,
         seconds=round(time.monotonic() - run.start, 1), budget_s=run.budget,
         fail_step=run.args.fail_step, out=str(run.out), python=run.python,
         host=platform.node(), steps=results,
@@ -769,13 +780,18 @@ def print_summary(summary: dict) -> None:
         print(f"\n-- FAILED {failed['step']}: {failed['note']}\n   last lines of "
               f"{failed['log']}:")
         for line in failed['log_tail']:
-            print(f'   | {line}')
-    counts = {s: sum(r['status'] == s for r in summary['steps'])
-              for s in ('passed', 'failed', 'skipped')}
-    verdict = 'FAILED: ' + ', '.join(f['step'] for f in summary['failed']) \
-        if summary['failed'] else 'all steps passed or skipped'
-    print(f"\ngpu_check: {verdict} ({counts['passed']} passed, {counts['failed']} failed, "
-          f"{counts['skipped']} skipped)", flush=True)
+            print(f'   | {line[:300]}')
+    counts = ', '.join(f"{sum(r['status'] == s for r in summary['steps'])} {s}"
+                       for s in ('passed', 'failed', 'skipped', 'not run'))
+    verdict = []
+    if not summary['finished']:
+        verdict.append('INTERRUPTED')
+    if summary['failed']:
+        verdict.append('FAILED: ' + ', '.join(f['step'] for f in summary['failed']))
+    if summary['not_run']:
+        verdict.append('NOT RUN (time budget): ' + ', '.join(summary['not_run']))
+    verdict = '; '.join(verdict) or 'all steps passed or skipped'
+    print(f'\ngpu_check: {verdict} ({counts})', flush=True)
 
 
 def parse_args(argv):
@@ -841,22 +857,35 @@ def main(argv=None) -> int:
     own_work = args.work is None
     args.work = args.work or tempfile.mkdtemp(prefix='gpu_check_')
     run = Run(args)
+    budget = f'budget {run.budget} s' if run.budget else 'no time budget'
     print(f"gpu_check: {len(steps)} steps, {'CPU smoke' if run.cpu_smoke else 'GPU'} mode, "
-          f"{f'budget {run.budget} s' if run.budget else 'no time budget'}, logs in {run.out}, scratch in {run.work}",
-          flush=True)
+          f'{budget}, logs in {run.out}, scratch in {run.work}', flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    finished = False
     try:
         for step in steps:
             result = run_step(run, step)
             print(f"== {step.name}: {result['status']} ({result['seconds']:.1f} s) "
                   f"{result['note']}", flush=True)
             write_summary(run, steps, done=False)
+        finished = True
+    except KeyboardInterrupt as err:  # the summary still says what ran and what failed
+        for result in run.results.values():
+            if result['status'] == 'running':
+                result.update(status='failed', note=f'interrupted ({err or "Ctrl-C"})')
     finally:
-        summary = write_summary(run, steps, done=True)
+        summary = write_summary(run, steps, done=finished)
         if own_work and not args.keep_work:
             shutil.rmtree(run.work, ignore_errors=True)
     print_summary(summary)
+    if not finished:
+        print('gpu_check: interrupted before the last step', flush=True)
+        return 130
     return 0 if summary['ok'] else 1
 
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 if __name__ == '__main__':
     sys.exit(main())

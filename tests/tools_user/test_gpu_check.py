@@ -56,6 +56,14 @@ def test_list_prints_every_step_and_unknown_steps_are_a_usage_error(tmp_path):
     assert wrong.returncode == 2 and '--steps train_nope: no such step' in wrong.stderr
 
 
+def test_steps_left_without_time_are_not_run_and_fail_the_run(tmp_path):
+    result = gpu_check('--steps', 'env', '--budget', '5', out=tmp_path, timeout=120)
+    assert result.returncode == 1
+    summary, steps = statuses(tmp_path)
+    assert steps['env']['status'] == 'not run' and summary['not_run'] == ['env']
+    assert 'NOT RUN (time budget): env' in result.stdout
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU')
 def test_gpu_mode_without_a_gpu_exits_at_once_saying_so(tmp_path):
     result = gpu_check(out=tmp_path / 'out', cpu_smoke=False, timeout=120)
@@ -90,7 +98,7 @@ def test_cpu_smoke_runs_every_step_and_passes(tmp_path):
                                                if n.startswith('benchmark_')]
     assert all(b['small'] and b['s_per_iter'] > 0 for b in benchmarks)
     assert 'step' in result.stdout and '| status' in result.stdout
-    assert 'gpu_check: all steps passed or skipped (20 passed, 0 failed, 1 skipped)' \
+    assert 'gpu_check: all steps passed or skipped (20 passed, 0 failed, 1 skipped, 0 not run)' \
         in result.stdout
 
 
@@ -110,4 +118,5 @@ def test_a_deliberately_failing_step_fails_the_run_and_is_named_while_later_step
     assert "unknown type 'GpuCheckDeliberateFailure'" in summary['failed'][0]['log_tail'][-1]
     assert '-- FAILED train_mic_fp32' in result.stdout
     assert "| error: unknown type 'GpuCheckDeliberateFailure'" in result.stdout
-    assert 'gpu_check: FAILED: train_mic_fp32 (3 passed, 1 failed, 0 skipped)' in result.stdout
+    assert 'gpu_check: FAILED: train_mic_fp32 (3 passed, 1 failed, 0 skipped, 0 not run)' \
+        in result.stdout
