@@ -55,9 +55,18 @@ def run_guarded(tmp_path, device, *args, launcher=(), timeout=300):
     return done
 
 
-@pytest.fixture
-def trained(demo_data, tmp_path, device):
+@pytest.fixture(scope='module', params=[
+    'cpu', pytest.param('cuda', marks=[pytest.mark.cuda, pytest.mark.skipif(
+        not torch.cuda.is_available(), reason='needs a CUDA GPU')])])
+def device(request):
+    """The device of the module's run (module scope: one training run per device)."""
+    return request.param
+
+
+@pytest.fixture(scope='module')
+def trained(demo_data, tmp_path_factory, device):
     """2 iterations with a checkpoint and an evaluation at iteration 2, on `device`."""
+    tmp_path = tmp_path_factory.mktemp(f'trained_{device}')
     work_dir = tmp_path / 'work'
     done = run_guarded(tmp_path, device, TRAIN, CONFIG, '--work-dir', work_dir,
                        *demo_options(demo_data, max_iters=2, interval=2,
@@ -121,10 +130,9 @@ def test_distributed_tools_test_scores_like_the_single_process_one(trained, tmp_
     assert single.stdout.strip().splitlines()[-1] == many.stdout.strip().splitlines()[-1]
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
-@pytest.mark.parametrize('device', ['cuda'])
 def test_a_gpu_checkpoint_resumes_on_the_cpu(trained, demo_data, tmp_path, device):
+    if device != 'cuda':
+        pytest.skip('resumes a checkpoint written on a GPU')
     resumed = tmp_path / 'on_cpu'
     done = run_guarded(tmp_path, 'cpu', TRAIN, CONFIG, '--work-dir', resumed, '--resume-from',
                        trained / 'iter_2.pth', *demo_options(demo_data, max_iters=3, interval=3))
