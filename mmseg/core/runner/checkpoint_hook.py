@@ -4,6 +4,7 @@ Config: the usual `checkpoint_config = dict(by_epoch=False, interval=..., max_ke
 `SafeIterBasedRunner` uses this hook for it (type omitted or 'CheckpointHook').
 """
 import os.path as osp
+from typing import Optional
 
 from mmcv.runner import HOOKS, CheckpointHook
 from mmcv.runner.dist_utils import allreduce_params
@@ -22,15 +23,26 @@ class SafeCheckpointHook(CheckpointHook):
     save raises before anything is deleted.
     """
 
+    saved_iter: Optional[int] = None  # the iteration of the last save, in every process
+    saved_path: Optional[str] = None
+
     def after_train_iter(self, runner):
         if self.by_epoch:
             return
         if not (self.every_n_iters(runner, self.interval)
                 or (self.save_last and self.is_last_iter(runner))):
             return
+        self.save(runner)
+
+    def save(self, runner) -> None:
+        """Save the state after the iteration under way (`runner.iter + 1`) into `saved_path`;
+        every process calls it (it gathers their RNG states)."""
         rng_states = gather_objects(runner.step_rng_state)
         if self.sync_buffer:
             allreduce_params(runner.model.buffers())
+        self.saved_iter = runner.iter + 1
+        filename = self.args.get('filename_tmpl', 'iter_{}.pth').format(self.saved_iter)
+        self.saved_path = osp.join(self.out_dir, filename)
         if runner.rank != 0:
             return
         runner.logger.info(f'Saving checkpoint at {runner.iter + 1} iterations')
