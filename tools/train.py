@@ -178,7 +178,8 @@ def main(args=None):
 
 
 def cli(args=None):
-    """Run `main`, turning user errors into one message on stderr and exit status 1."""
+    """Run `main`, turning user errors into one message on stderr and exit status 1, and a
+    preempted run (SIGTERM/SIGUSR1, checkpoint saved) into exit status 75."""
     run_cli(main, args)
 
 
