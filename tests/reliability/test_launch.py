@@ -1,5 +1,6 @@
 """`--launcher slurm | mpi | pytorch`: the launchers' variables become torch's, on CPU too."""
 import os
+import os.path as osp
 import subprocess
 
 import pytest
@@ -7,8 +8,8 @@ import torch
 
 from mmseg.core.runner import launch
 from mmseg.utils.errors import UserError
-from reliability_helpers import (CONFIG, TORCH_VARIABLES, demo_options, free_port, slurm_env,
-                                 train_command)
+from reliability_helpers import (CONFIG, REPO, TORCH_VARIABLES, demo_options, free_port,
+                                 slurm_env, train_command)
 
 
 @pytest.fixture
@@ -81,3 +82,19 @@ def test_two_slurm_tasks_on_cpu_train_and_exit_0(demo_data, tmp_path, started):
     checkpoint = torch.load(work_dir / 'iter_2.pth', weights_only=True)
     assert checkpoint['meta']['world_size'] == 2 and len(checkpoint['rng']) == 2
 
+
+def test_slurm_train_script_asks_for_the_signal_and_passes_exit_status_75_on(tmp_path):
+    """tools/slurm_train.sh with a stand-in srun that records its arguments and exits 75."""
+    (tmp_path / 'srun').write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$SRUN_LOG"\nexit 75\n')
+    (tmp_path / 'srun').chmod(0o755)
+    env = dict(os.environ, PATH=f'{tmp_path}{os.pathsep}{os.environ["PATH"]}',
+               SRUN_LOG=str(tmp_path / 'srun.log'), GPUS='16', GPUS_PER_NODE='8')
+    done = subprocess.run(['bash', osp.join(REPO, 'tools', 'slurm_train.sh'), 'gpu', 'job',
+                           'cfg.py', '--work-dir', 'a dir'], env=env, capture_output=True)
+    assert done.returncode == 75
+    args = (tmp_path / 'srun.log').read_text().splitlines()
+    assert args[:2] == ['-p', 'gpu'] and '--ntasks=16' in args and '--ntasks-per-node=8' in args
+    assert '--kill-on-bad-exit=1' in args and '--signal=USR1@120' in args
+    assert args[args.index('python'):] == ['python', '-u', 'tools/train.py', 'cfg.py',
+                                           '--launcher', 'slurm', '--auto-resume',
+                                           '--work-dir', 'a dir']
