@@ -16,14 +16,14 @@ if __package__ in (None, ''):  # `python tools/test.py` from the repository root
 import mmseg  # noqa: E402,F401  (before mmcv: it silences mmcv's 2.0 notice)
 import mmcv  # noqa: E402
 import torch  # noqa: E402
-import torch.distributed as dist  # noqa: E402
-from mmcv.runner import get_dist_info, init_dist  # noqa: E402
+from mmcv.runner import get_dist_info  # noqa: E402
 from mmcv.utils import DictAction  # noqa: E402
 
 from mmseg.apis.inference import init_segmentor  # noqa: E402
 from mmseg.apis.test import (multi_gpu_test, remove_efficient_test_files,  # noqa: E402
                              single_gpu_test)
 from mmseg.apis.train import wrap_model  # noqa: E402
+from mmseg.core.runner.launch import init_distributed  # noqa: E402
 from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg.utils.config_checks import build_with_clear_errors, load_config  # noqa: E402
 from mmseg.utils.device import select_device  # noqa: E402
@@ -164,19 +164,6 @@ def prepare_config(args) -> mmcv.Config:
     return cfg
 
 
-def init_distributed(launcher: str, dist_params: dict) -> bool:
-    """Start the process group (nccl on GPUs, gloo on CPU); False for `--launcher none`."""
-    if launcher == 'none':
-        return False
-    dist_params = dict(dist_params)
-    if torch.cuda.is_available():
-        init_dist(launcher, **dist_params)
-    else:
-        dist_params['backend'] = 'gloo'
-        dist.init_process_group(**dist_params)
-    return True
-
-
 def result_mode(args, eval_kwargs: dict) -> dict:
     """What the test loop keeps per image (see `single_gpu_test`).
 
@@ -204,7 +191,9 @@ def main(args=None):
     cfg = prepare_config(args)
     if not osp.isfile(args.checkpoint):
         raise UserError(f'checkpoint file {args.checkpoint} does not exist.')
-    distributed = init_distributed(args.launcher, cfg.get('dist_params', {}))
+    distributed = args.launcher != 'none'
+    if distributed:
+        init_distributed(args.launcher, cfg.get('dist_params', {}))
 
     dataset = build_with_clear_errors(build_dataset, cfg.data.test, 'data.test')
     data_loader = build_dataloader(dataset, samples_per_gpu=1,

@@ -15,7 +15,7 @@ from mmseg import __version__  # noqa: E402  (first: it checks the mmcv version)
 
 import mmcv  # noqa: E402
 import torch  # noqa: E402
-from mmcv.runner import get_dist_info, init_dist  # noqa: E402
+from mmcv.runner import get_dist_info  # noqa: E402
 from mmcv.utils import DictAction, get_git_hash  # noqa: E402
 from mmcv.utils.logging import logger_initialized  # noqa: E402
 
@@ -23,6 +23,7 @@ from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
 from mmseg.apis.train import make_deterministic  # noqa: E402
 from mmseg.apis.performance import configure_performance  # noqa: E402
 from mmseg.core.runner import find_latest_checkpoint  # noqa: E402
+from mmseg.core.runner.launch import init_distributed  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
 from mmseg.models.builder import build_train_model  # noqa: E402
 from mmseg.utils import collect_env, get_root_logger  # noqa: E402
@@ -130,19 +131,6 @@ def set_randomness(seed, deterministic, logger):
         make_deterministic()
 
 
-def init_distributed(launcher, dist_params):
-    """mmcv's `init_dist` on GPUs; on CPU a gloo process group from torchrun's environment.
-
-    (mmcv's pytorch launcher selects a GPU by `rank % device_count`, which fails without one.)
-    """
-    if torch.cuda.is_available():
-        init_dist(launcher, **dist_params)
-    elif launcher == 'pytorch':
-        torch.distributed.init_process_group(backend='gloo')
-    else:
-        raise UserError(f'--launcher {launcher} needs GPUs; use --launcher pytorch on CPU.')
-
-
 def main(args=None):
     args = parse_args(sys.argv[1:] if args is None else args)
     set_unsafe_load_default(args.unsafe_load)
@@ -204,7 +192,8 @@ def main(args=None):
 
 
 def cli(args=None):
-    """Run `main`, turning user errors into one message on stderr and exit status 1."""
+    """Run `main`, turning user errors into one message on stderr and exit status 1, and a
+    preempted run (SIGTERM/SIGUSR1, checkpoint saved) into exit status 75."""
     run_cli(main, args)
 
 

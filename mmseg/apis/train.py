@@ -16,6 +16,7 @@ from ..core.hooks import RunSummaryHook  # noqa: F401  (registers the hook for c
 from ..core.runner import broadcast_module_state, build_resumable_dataloader
 from ..core.runner.distributed import gather_objects
 from ..core.runner.nonfinite import NONFINITE_DEFAULT
+from ..core.runner.preemption import ignore_preemption_signals
 from ..datasets import build_dataloader, build_dataset
 from ..utils import get_root_logger
 from ..utils.device import ModelOnDevice, default_device
@@ -130,7 +131,8 @@ def train_segmentor(model, dataset, cfg, distributed=False, validate=False, time
         val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
         val_dataloader = build_dataloader(val_dataset, samples_per_gpu=1,
                                           workers_per_gpu=cfg.data.workers_per_gpu,
-                                          dist=distributed, shuffle=False)
+                                          dist=distributed, shuffle=False,
+                                          worker_setup=ignore_preemption_signals)
         eval_cfg = dict(cfg.get('evaluation', {}))
         eval_cfg['by_epoch'] = runner_cfg['type'] not in RESUMABLE_RUNNERS.values()
         eval_hook = DistEvalHook if distributed else EvalHook

@@ -33,19 +33,26 @@ def build_dataset(cfg, default_args=None):
     return build_from_cfg(cfg, DATASETS, default_args)
 
 
-def worker_init_fn(worker_id, num_workers, rank, seed):
-    """Seed numpy and random per worker: seed + rank * num_workers + worker_id (as MMSeg)."""
-    worker_seed = num_workers * rank + worker_id + seed
-    np.random.seed(worker_seed)
-    random.seed(worker_seed)
+def worker_init_fn(worker_id, num_workers, rank, seed, then=None):
+    """Seed numpy and random per worker: seed + rank * num_workers + worker_id (as MMSeg);
+    then call `then(worker_id)`, if given."""
+    if seed is not None:
+        worker_seed = num_workers * rank + worker_id + seed
+        np.random.seed(worker_seed)
+        random.seed(worker_seed)
+    if then is not None:
+        then(worker_id)
 
 
 def build_dataloader(dataset, samples_per_gpu, workers_per_gpu, num_gpus=1, dist=False,
-                     shuffle=True, seed=None, drop_last=False, pin_memory=True, **kwargs):
-    """Build a DataLoader with mmcv's `collate` (DataContainer batches).
+                     shuffle=True, seed=None, drop_last=False, pin_memory=True,
+                     worker_setup=None, **kwargs):
+    """Build a DataLoader with mmcv's `collate` (DataContainer batches, pinnable).
 
-    `persistent_workers` is only passed with workers, since torch refuses it for 0 workers
-    (MIC's string version check passed it unconditionally).
+    `worker_setup(worker_id)` runs in every worker after its seeding (the training run makes
+    the workers ignore the scheduler's signals with it). `persistent_workers` is only passed
+    with workers, since torch refuses it for 0 workers (MIC's string version check passed it
+    unconditionally).
     """
     rank, world_size = get_dist_info()
     if dist:
@@ -58,8 +65,10 @@ def build_dataloader(dataset, samples_per_gpu, workers_per_gpu, num_gpus=1, dist
         sampler = None
         batch_size = num_gpus * samples_per_gpu
         num_workers = num_gpus * workers_per_gpu
-    init_fn = partial(worker_init_fn, num_workers=num_workers, rank=rank,
-                      seed=seed) if seed is not None else None
+    init_fn = None
+    if seed is not None or worker_setup is not None:
+        init_fn = partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=seed,
+                          then=worker_setup)
     if num_workers > 0:
         kwargs.setdefault('persistent_workers', True)
     else:

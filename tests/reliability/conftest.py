@@ -13,3 +13,14 @@ def demo_data(tmp_path_factory):
     cityscapes.main([str(root / 'cityscapes'), '--nproc', '1'])
     return root
 
+
+
+@pytest.fixture
+def started():
+    """A list for the processes a test starts; those still running at its end are killed."""
+    processes = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

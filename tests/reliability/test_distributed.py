@@ -1,12 +1,11 @@
 """Two CPU processes (gloo, torchrun): identical teacher and prototypes, files from rank 0 only."""
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from reliability_helpers import CONFIG, TRAIN, demo_options, subprocess_env
+from reliability_helpers import CONFIG, TRAIN, demo_options, free_port, subprocess_env
 
 DUMP_HOOK = '''
 import logging
@@ -33,12 +32,6 @@ class DumpRankState(Hook):
             file_logging=any(isinstance(h, logging.FileHandler) for h in logger.handlers)),
             os.path.join(self.out_dir, f'rank{rank}.pt'))
 '''
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ Config: the usual `checkpoint_config = dict(by_epoch=False, interval=..., max_ke
 `sync_buffer=True` the processes' buffers are made equal first (`sync_buffers`).
 """
 import os.path as osp
+from typing import Optional
 
 from mmcv.runner import HOOKS, CheckpointHook
 
@@ -22,15 +23,26 @@ class SafeCheckpointHook(CheckpointHook):
     save raises before anything is deleted.
     """
 
+    saved_iter: Optional[int] = None  # the iteration of the last save, in every process
+    saved_path: Optional[str] = None
+
     def after_train_iter(self, runner):
         if self.by_epoch:
             return
         if not (self.every_n_iters(runner, self.interval)
                 or (self.save_last and self.is_last_iter(runner))):
             return
+        self.save(runner)
+
+    def save(self, runner) -> None:
+        """Save the state after the iteration under way (`runner.iter + 1`) into `saved_path`;
+        every process calls it (it gathers their RNG states)."""
         rng_states = gather_objects(runner.step_rng_state)
         if self.sync_buffer:
             sync_buffers(runner.model)
+        self.saved_iter = runner.iter + 1
+        filename = self.args.get('filename_tmpl', 'iter_{}.pth').format(self.saved_iter)
+        self.saved_path = osp.join(self.out_dir, filename)
         if runner.rank != 0:
             return
         runner.logger.info(f'Saving checkpoint at {runner.iter + 1} iterations')

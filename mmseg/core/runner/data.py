@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ...datasets.collate import collate
+from .preemption import ignore_preemption_signals
 from .rng import preserved_rng, seed_all
 
 
@@ -114,6 +115,6 @@ def build_resumable_dataloader(dataset: Dataset, samples_per_gpu: int, workers_p
         SeededDataset(dataset), batch_size=samples_per_gpu, sampler=sampler,
         num_workers=workers_per_gpu, collate_fn=partial(collate, samples_per_gpu=samples_per_gpu),
         pin_memory=torch.cuda.is_available(), drop_last=True,
-        persistent_workers=workers_per_gpu > 0,
+        persistent_workers=workers_per_gpu > 0, worker_init_fn=ignore_preemption_signals,
         # The loader draws its workers' base seed from this generator, not the global one.
         generator=torch.Generator().manual_seed(derive_seed(seed, rank)))

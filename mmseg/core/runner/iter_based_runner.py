@@ -19,6 +19,8 @@ mmcv's runner:
 - Files are read with `safe_load` (weights only unless `--unsafe-load`), written atomically.
 - Non-finite steps are skipped and counted (`nonfinite_loss`, see `nonfinite.py`); running out
   of GPU memory or a data error in a worker becomes a one-line `UserError`.
+- SIGTERM/SIGUSR1 (a scheduler's preemption or time limit) stop the run after the iteration
+  under way with a checkpoint of it; `run` then raises `Preempted` (see `preemption.py`).
 """
 import os.path as osp
 import time
@@ -35,6 +37,7 @@ from .checkpoint_files import atomic_save, link_latest
 from .data import ResumableSampler
 from .nonfinite import NONFINITE_DEFAULT, NonFiniteMonitor
 from .optimizer_state import remap_optimizer_state, writer_parameter_order
+from .preemption import Preempted, PreemptionWatch, save_preemption_checkpoint
 from .rng import get_rng_state, resume_rng_state, set_rng_state
 
 EXACT_RESUME = 'exact_resume'
@@ -84,6 +87,7 @@ class SafeIterBasedRunner(IterBasedRunner):
             self.register_hook(self.nonfinite, priority=NonFiniteMonitor.PRIORITY)
         self.step_rng_state = None
         self._resume_rng_state = None
+        self.preemption = PreemptionWatch()
 
     # ------------------------------------------------------------------ hooks
     def register_checkpoint_hook(self, checkpoint_config):
@@ -111,7 +115,8 @@ class SafeIterBasedRunner(IterBasedRunner):
 
     # ------------------------------------------------------------------ training
     def run(self, data_loaders, workflow, max_iters=None, **kwargs):
-        """Start each resumable data stream where iteration `self.iter` needs it."""
+        """Start each resumable data stream where iteration `self.iter` needs it; stop early
+        on SIGTERM/SIGUSR1 (`Preempted`)."""
         for loader in data_loaders:
             if isinstance(loader.sampler, ResumableSampler):
                 loader.sampler.seed = self.data_seed
@@ -119,7 +124,13 @@ class SafeIterBasedRunner(IterBasedRunner):
         model = unwrap(self.model)
         if hasattr(model, 'skip_nonfinite'):
             model.skip_nonfinite = self.nonfinite.enabled
-        super().run(data_loaders, workflow, max_iters, **kwargs)
+        with self.preemption:
+            try:
+                super().run(data_loaders, workflow, max_iters, **kwargs)
+            except Preempted:
+                self.call_hook('after_epoch')  # what mmcv's run does after its last iteration
+                self.call_hook('after_run')
+                raise
 
     def next_batch(self, data_loader):
         try:
@@ -157,9 +168,14 @@ class SafeIterBasedRunner(IterBasedRunner):
             self.log_buffer.update(outputs['log_vars'], outputs['num_samples'])
         self.outputs = outputs
         self.call_hooks_preserving_rng('after_train_iter')
+        signum = self.preemption.agreed_signal(unwrap(self.model))
+        if signum:
+            checkpoint = save_preemption_checkpoint(self, signum)
         del self.data_batch
         self._inner_iter += 1
         self._iter += 1
+        if signum:
+            raise Preempted(signum, self.iter, checkpoint)
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, out_dir, filename_tmpl='iter_{}.pth', meta=None,
