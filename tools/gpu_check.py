@@ -887,5 +887,6 @@ def main(argv=None) -> int:
 def _interrupt(signum, frame):
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
+
 if __name__ == '__main__':
     sys.exit(main())

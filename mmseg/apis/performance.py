@@ -21,6 +21,8 @@ from typing import Iterator, List
 import torch
 from torch import nn
 
+from ..utils.device import unwrap_model
+
 PERFORMANCE_KEYS = ('channels_last', 'compile_backbone')
 
 
@@ -29,7 +31,7 @@ def segmentors_of(model: nn.Module) -> List[nn.Module]:
 
     A plain segmentor (no UDA wrapper) is returned alone.
     """
-    model = model.module if hasattr(model, 'module') else model
+    model = unwrap_model(model)
     if not hasattr(model, 'get_model'):
         return [model]
     found = [model.get_model()]

@@ -18,6 +18,8 @@ from mmcv.image import tensor2imgs
 from mmcv.parallel import DataContainer
 from mmcv.runner import get_dist_info
 
+from mmseg.utils.device import unwrap_model
+
 EFFICIENT_TEST_DIR = '.efficient_test'
 
 
@@ -32,8 +34,8 @@ def np2tmp(array: np.ndarray, temp_file_name: Optional[str] = None,
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The segmentor inside an (MM)DataParallel / DDP wrapper (the student of a UDA model)."""
-    model = getattr(model, 'module', model)
+    """The segmentor inside a module wrapper (the student of a UDA model)."""
+    model = unwrap_model(model)
     return model.get_model() if hasattr(model, 'get_model') else model
 
 

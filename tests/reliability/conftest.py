@@ -14,7 +14,6 @@ def demo_data(tmp_path_factory):
     return root
 
 
-
 @pytest.fixture
 def started():
     """A list for the processes a test starts; those still running at its end are killed."""

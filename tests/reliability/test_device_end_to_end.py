@@ -93,7 +93,7 @@ def test_training_on_the_device_checkpoints_evaluates_and_resumes(trained, demo_
 
 
 def test_tools_test_and_infer_score_and_segment_on_the_device(trained, demo_data, tmp_path,
-                                                               device):
+                                                              device):
     config, ckpt = trained / 'pcpr_synthetic.py', trained / 'iter_2.pth'
     done = run_guarded(tmp_path, device, '-m', 'tools.test', config, ckpt, '--eval', 'mIoU')
     assert 'mIoU' in done.stdout

@@ -32,6 +32,7 @@ from mmcv.runner.checkpoint import get_state_dict, weights_to_cpu
 
 from mmseg.utils.checkpoint import (extract_segmentor_state_dict, load_state_dict_checked,
                                     safe_load)
+from mmseg.utils.device import unwrap_model
 from mmseg.utils.errors import UserError
 from .checkpoint_files import atomic_save, link_latest
 from .data import ResumableSampler
@@ -42,10 +43,6 @@ from .rng import get_rng_state, resume_rng_state, set_rng_state
 
 EXACT_RESUME = 'exact_resume'
 OutOfMemoryError = getattr(torch, 'OutOfMemoryError', torch.cuda.OutOfMemoryError)
-
-
-def unwrap(model):
-    return model.module if hasattr(model, 'module') else model
 
 
 def plain(value):
@@ -121,7 +118,7 @@ class SafeIterBasedRunner(IterBasedRunner):
             if isinstance(loader.sampler, ResumableSampler):
                 loader.sampler.seed = self.data_seed
                 loader.sampler.start = self.iter * loader.batch_size
-        model = unwrap(self.model)
+        model = unwrap_model(self.model)
         if hasattr(model, 'skip_nonfinite'):
             model.skip_nonfinite = self.nonfinite.enabled
         with self.preemption:
@@ -168,7 +165,7 @@ class SafeIterBasedRunner(IterBasedRunner):
             self.log_buffer.update(outputs['log_vars'], outputs['num_samples'])
         self.outputs = outputs
         self.call_hooks_preserving_rng('after_train_iter')
-        signum = self.preemption.agreed_signal(unwrap(self.model))
+        signum = self.preemption.agreed_signal(unwrap_model(self.model))
         if signum:
             checkpoint = save_preemption_checkpoint(self, signum)
         del self.data_batch
@@ -184,7 +181,7 @@ class SafeIterBasedRunner(IterBasedRunner):
         completed = self.iter + 1
         meta = dict(meta or {})
         meta.update(self.meta or {})
-        model = unwrap(self.model)
+        model = unwrap_model(self.model)
         meta.update(mmcv_version=mmcv.__version__, time=time.asctime(), epoch=self.epoch + 1,
                     iter=completed, data_seed=self.data_seed, world_size=self.world_size)
         meta[EXACT_RESUME] = 1
@@ -208,7 +205,7 @@ class SafeIterBasedRunner(IterBasedRunner):
         """Weights only (`--load-from`): a UDA checkpoint into the whole UDA model, a plain
         segmentor (or a UDA checkpoint into a plain segmentor) into the student."""
         checkpoint = self._read(filename)
-        model = unwrap(self.model)
+        model = unwrap_model(self.model)
         state_dict = checkpoint.get('state_dict', checkpoint)
         is_uda_model = hasattr(model, 'get_model')
         is_uda_ckpt = any(k.startswith(('model.', 'module.model.')) for k in state_dict)
@@ -229,7 +226,7 @@ class SafeIterBasedRunner(IterBasedRunner):
         if 'state_dict' not in ckpt or 'iter' not in (ckpt.get('meta') or {}):
             raise UserError(f'{path} is not a training checkpoint (no state_dict/meta.iter); '
                             'use --load-from to start a new run from its weights.')
-        model = unwrap(self.model)
+        model = unwrap_model(self.model)
         load_state_dict_checked(model, extract_uda_state_dict(ckpt['state_dict']), path)
         meta = ckpt['meta']
         iteration = int(meta['iter'])
@@ -258,9 +255,9 @@ class SafeIterBasedRunner(IterBasedRunner):
         if 'optimizer' not in ckpt:
             self.logger.warning(f'{path} has no optimizer state; AdamW restarts its moments.')
             return
-        named = list(unwrap(self.model).named_parameters())
+        named = list(unwrap_model(self.model).named_parameters())
         saved_order = writer_parameter_order(extract_uda_state_dict(ckpt['state_dict']),
-                                              [name for name, _ in named])
+                                             [name for name, _ in named])
         state = remap_optimizer_state(ckpt['optimizer'], saved_order,
                                       self.optimizer.param_groups, named, path)
         try:

@@ -8,7 +8,6 @@ from copy import deepcopy
 from typing import List, Optional, Tuple
 
 import torch
-from mmcv.parallel import is_module_wrapper
 from timm.layers import DropPath
 from torch import nn
 from torch.nn.modules.dropout import _DropoutNd
@@ -17,6 +16,7 @@ from mmseg.models.builder import build_segmentor
 from mmseg.models.uda.ema import step_ema
 from mmseg.models.uda.pseudo_labels import (filter_valid_pseudo_region, pseudo_label_from_logits,
                                             pseudo_weight_map)
+from mmseg.utils.device import unwrap_model
 
 
 def disable_stochastic_layers(model: nn.Module) -> None:
@@ -28,11 +28,6 @@ def disable_stochastic_layers(model: nn.Module) -> None:
     for module in model.modules():
         if isinstance(module, (_DropoutNd, DropPath)):
             module.training = False
-
-
-def unwrap_model(model: nn.Module) -> nn.Module:
-    """The segmentor inside an MMDataParallel / MMDistributedDataParallel wrapper, if any."""
-    return model.module if is_module_wrapper(model) else model
 
 
 class EMATeacher(nn.Module):
