@@ -1,4 +1,4 @@
-"""Speed, memory and FLOPs of the real training step or inference path (benchmarks.md §2).
+"""Speed, memory and FLOPs of the real training step or inference path (docs/results/speed.md).
 
     python tools/benchmark.py CONFIG --mode train|test|optimizer [--iters N --warmup W]
                               [--small] [--cfg-options KEY=VALUE ...]
@@ -14,7 +14,7 @@ FLOPs are counted with `torch.utils.flop_counter.FlopCounterMode` over one forwa
 of the same step (each pass's backward disabled, no optimizer step). A training iteration is
 counted as 3x the forward FLOPs of the student passes plus the forward FLOPs of the
 gradient-free passes (EMA teacher pseudo-labels, ImageNet feature distance), because the
-counter over-counts the backward of depthwise convolutions about 4x (benchmarks.md §2).
+counter over-counts the backward of depthwise convolutions about 4x (docs/results/speed.md).
 
 `--small` applies the documented 1/8-scale override set `SMALL_OVERRIDES` (MiT-B0 encoder,
 128 px crops, 64 px HR crops, a 128x256 test image with 128 px windows), for CPUs.
@@ -55,7 +55,7 @@ SMALL_OVERRIDES = {
     'test_size': (128, 256),
 }
 
-# Dense bf16 TFLOP/s used for the utilisation figure (H100/H200: measured, benchmarks.md).
+# Dense bf16 TFLOP/s used for the utilisation figure (H100/H200: measured).
 PEAK_BF16_TFLOPS = {'H100': 790.0, 'H200': 790.0, 'A100': 312.0}
 
 NUM_CLASSES_DEFAULT = 19

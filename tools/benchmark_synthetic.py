@@ -1,8 +1,9 @@
 """The synthetic domain-shift benchmark: every method, several seeds, the same budget.
 
-Why: the expected order source_only < mic <= pcpr < target_oracle (benchmarks.md §1) is only
-evidence when it holds across seeds, so each (method, seed) is a real, separate training run, and
-a method is compared with MIC seed by seed (the same seed = the same data order and init).
+Why: the expected order source_only < mic <= pcpr < target_oracle
+(docs/results/synthetic_benchmark.md) is only evidence when it holds across seeds, so each (method,
+seed) is a real, separate training run, and a method is compared with MIC seed by seed (the same
+seed = the same data order and init).
 
     python tools/benchmark_synthetic.py --methods source_only,mic,pcpr,target_oracle \
         --seeds 0,1,2 [--config-dir configs/demo/pretrained] [--out DIR] [--jobs 2]

@@ -1,7 +1,8 @@
 """`make demo`: PCPR on the synthetic GTA-like -> Cityscapes-like benchmark, on a CPU, in minutes.
 
 Why: a new user should see the whole method work (data layout, converters, RCS statistics, UDA
-training, evaluation) before fetching ~70 GB of real data and ImageNet weights (benchmarks.md §1).
+training, evaluation) before fetching ~70 GB of real data and ImageNet weights
+(docs/results/synthetic_benchmark.md).
 
     python tools/demo.py [--iters N] [--data-root data/demo] [--work-dir work_dirs/demo]
 

@@ -30,7 +30,7 @@ from mmseg.utils.device import select_device  # noqa: E402
 from mmseg.utils.errors import UserError, run_cli  # noqa: E402
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-# --hrda-out: what to change in `model.decode_head` (facts 3.6).
+# --hrda-out: what to change in `model.decode_head` (as MIC's tools/test.py).
 HRDA_OUTPUTS = {'': {}, 'LR': dict(fixed_attention=0.0), 'HR': dict(fixed_attention=1.0),
                 'ATT': dict(debug_output_attention=True)}
 # Config renames for checkpoints of older DAFormer/HRDA code (MIC's update_legacy_cfg).
@@ -138,7 +138,7 @@ def set_inference_mode(cfg: mmcv.Config, mode: str) -> None:
 
 
 def set_hrda_output(cfg: mmcv.Config, hrda_out: str) -> None:
-    """`--hrda-out LR|HR|ATT`: only the LR or HR branch, or the attention map (facts 3.6)."""
+    """`--hrda-out LR|HR|ATT`: only the LR or HR branch, or the attention map (as MIC's test.py)."""
     if not hrda_out:
         return
     if cfg.model.decode_head.get('type') != 'HRDAHead':

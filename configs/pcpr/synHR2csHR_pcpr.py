@@ -1,11 +1,11 @@
 # PCPR on Synthia -> Cityscapes: MIC(HRDA) (configs/mic/synthiaHR2csHR_mic_hrda.py)
 # plus pseudo-label filtering (plf) and finer prototype construction (fpc).
-# The filter's two terms are off (the spec's filter is use_consistency=True,
-# use_edge=True): on the synthetic benchmark it lowered mIoU on every seed (README, PCPR
-# variant study), so pseudo-labels keep MIC's weights and the plf block only logs their
-# statistics. `plf=None` or `fpc=None` switches a part off; with both off, PCPR computes
-# exactly what MIC(HRDA) computes. The same values are the defaults in
-# configs/_base_/uda/pcpr.py, which experiments.py uses for the PCPR groups (90, 91).
+# The filter's two terms are off (the spec's filter is use_consistency=True, use_edge=True): on
+# the synthetic benchmark it lowered mIoU on every seed (docs/results/synthetic_benchmark.md), so
+# pseudo-labels keep MIC's weights and the plf block only logs their statistics. `plf=None` or
+# `fpc=None` switches a part off; with both off, PCPR computes exactly what MIC(HRDA) computes.
+# The same values are the defaults in configs/_base_/uda/pcpr.py, which experiments.py uses for
+# the PCPR groups (90, 91).
 
 _base_ = ['../mic/synthiaHR2csHR_mic_hrda.py']
 uda = dict(

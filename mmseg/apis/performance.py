@@ -1,4 +1,4 @@
-"""Opt-in speed switches of a built model (architecture.md 'Performance features').
+"""Opt-in speed switches of a built model (docs/config.md, "Top-level switches").
 
 Every switch is a top-level config key and defaults to off, which is MIC's behaviour:
 

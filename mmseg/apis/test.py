@@ -40,7 +40,7 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def _outputs_attention(model: torch.nn.Module) -> bool:
-    """True when the HRDA head returns its attention map (`--hrda-out ATT`, facts 3.6)."""
+    """True when the HRDA head returns its attention map (`--hrda-out ATT`, as MIC's test.py)."""
     head = getattr(_unwrap(model), 'decode_head', None)
     return bool(getattr(head, 'debug_output_attention', False))
 

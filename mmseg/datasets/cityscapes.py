@@ -61,7 +61,8 @@ class CityscapesDataset(CustomDataset):
             `pre_pipeline` adds a uint8 `valid_pseudo_mask` of `valid_mask_size` with those
             margins zeroed as a seg field — before any transform, so it is resized, cropped,
             flipped and padded (with 255) together with the image — and `valid_pseudo_mask` is
-            appended to the final Collect's keys (MIC, reference-facts §5.4).
+            appended to the final Collect's keys (as MIC's `CityscapesDataset.pre_pipeline`, HRDA's
+            pseudo-label crop).
         valid_mask_size: (H, W) of that mask; must be the original image size (default 1024×2048).
         **kwargs: `CustomDataset` arguments.
     """

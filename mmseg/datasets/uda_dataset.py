@@ -30,9 +30,10 @@ class UDADataset:
 
     Without RCS, index i gives source[i // len(target)] and target[i % len(target)]; with RCS the
     index is ignored: a class c ~ P(c), a source file containing c, and a uniform target item are
-    drawn (reference-facts §5.3). The item is the source item plus `target_img`,
-    `target_img_metas`, `valid_pseudo_mask` (if the target has one), `pl` (the target's
-    offline pseudo-label, if it has a `pl_dir`) and, only with
+    drawn (as MIC's `UDADataset.get_rare_class_sample` in seg/mmseg/datasets/uda_dataset.py).
+    The item is the source item plus `target_img`, `target_img_metas`, `valid_pseudo_mask` (if
+    the target has one), `pl` (the target's offline pseudo-label, if it has a `pl_dir`) and,
+    only with
     `debug_gt=True`, `target_gt_semantic_seg` (MIC's target pipelines load the labels, but the
     UDA step must not see them unless asked to log pseudo-label accuracy).
 

@@ -13,7 +13,7 @@ import torch.nn as nn
 from .errors import UserError
 from .logger import get_root_logger
 
-# Prefixes of the sub-models in a MIC/DACS UDA checkpoint (reference-facts §9).
+# Prefixes of the sub-models in a MIC/DACS UDA checkpoint (the attributes of MIC's `DACS`).
 UDA_PREFIXES = ('model.', 'ema_model.', 'imnet_model.')
 _MAX_LISTED_KEYS = 5
 # Set once by the entry points' `--unsafe-load` flag, so that every reader in the process

@@ -1,5 +1,6 @@
-"""MIC(HRDA) GTA->Cityscapes values written out from reference-facts.md (sections 0, 3, 4,
-5.4, 6, 2.2) and the contract's PCPR key sets, independently of the config files."""
+"""MIC(HRDA) GTA->Cityscapes values written out from MIC's configs/mic/gtaHR2csHR_mic_hrda.py and
+the `_base_` files it inherits, and PCPR's key sets (docs/method/pcpr.md), independently of the
+config files."""
 
 NORM = dict(type='BN', requires_grad=True)
 IMG_NORM = dict(

@@ -1,4 +1,4 @@
-"""Shipped config files: they load, and resolve to MIC's values (reference-facts.md)."""
+"""Shipped config files: they load, and resolve to MIC's values (cfg_expected_facts.py)."""
 import glob
 import os
 

@@ -1,4 +1,4 @@
-"""UDADataset: index mapping and the item/batch layout of the contract."""
+"""UDADataset: index mapping and the item/batch layout (the keys the UDA step reads)."""
 import numpy as np
 import torch
 from data_helpers import make_cityscapes, make_gta, train_pipeline

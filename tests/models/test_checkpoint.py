@@ -9,7 +9,7 @@ from mmseg.utils.checkpoint import load_segmentor_checkpoint, safe_load
 from mmseg.utils.errors import UserError
 from tiny_models import encoder_decoder, hrda
 
-MIC_META = dict(  # the value types of a MIC run's meta (reference-facts §9)
+MIC_META = dict(  # the value types of a MIC run's meta (mmcv's save_checkpoint + MIC's train.py)
     mmcv_version='1.3.7', time='Mon Jan  3 10:00:00 2022', iter=40000, epoch=1,
     CLASSES=('road', 'sidewalk'), PALETTE=[[128, 64, 128], [244, 35, 232]],
     mmseg_version='0.16.0+abcdef1', config='model = dict(type="HRDAEncoderDecoder")',

@@ -10,7 +10,7 @@ BN = ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
 
 
 def daformer_sepaspp_keys():
-    """decode_head keys of MIC's DAFormer sepaspp head (reference-facts §2.2)."""
+    """decode_head keys of MIC's DAFormer sepaspp head (_base_/models/daformer_sepaspp_mitb5.py)."""
     keys = [f'embed_layers.{i}.proj.{p}' for i in range(4) for p in ('weight', 'bias')]
     keys += ['fuse_layer.aspp_modules.0.conv.weight']
     keys += [f'fuse_layer.aspp_modules.0.bn.{b}' for b in BN]

@@ -10,7 +10,7 @@ from mmseg.models.backbones.mix_transformer import Attention
 from mmseg.models.builder import build_backbone
 from mmseg.utils.errors import UserError
 
-# The published MiT table (SegFormer paper / reference-facts §1.1): embed dims and depths.
+# The published MiT table (SegFormer paper and its `mit_b*` classes): embed dims and depths.
 PUBLISHED = {
     'mit_b0': ([32, 64, 160, 256], [2, 2, 2, 2]),
     'mit_b1': ([64, 128, 320, 512], [2, 2, 2, 2]),

@@ -1,4 +1,4 @@
-"""Prototype memory stays identical across processes (architecture.md, "Scale-out")."""
+"""Prototype memory stays identical across processes (docs/method/pcpr.md, "Prototype memory")."""
 import pytest
 import torch
 import torch.distributed as dist

@@ -1,4 +1,5 @@
-"""FPC building blocks (pcpr-method.md, "Finer prototype construction") on hand-made tensors."""
+"""FPC building blocks (docs/method/pcpr.md, "Finer prototype construction (FPC)") on hand-made
+tensors."""
 import math
 
 import pytest

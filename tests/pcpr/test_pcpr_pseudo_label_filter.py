@@ -1,4 +1,4 @@
-"""PLF formulas (pcpr-method.md, "Pseudo-label filtering") on hand-made tensors."""
+"""PLF formulas (docs/method/pcpr.md, "Pseudo-label filtering (PLF)") on hand-made tensors."""
 import pytest
 import torch
 

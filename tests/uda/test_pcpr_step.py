@@ -1,4 +1,4 @@
-"""PCPR's iteration on top of the MIC loop (pcpr-method.md, 'The training step')."""
+"""PCPR's iteration on top of the MIC loop (docs/method/pcpr.md, 'The training step')."""
 import copy
 
 import pytest

@@ -1,8 +1,9 @@
 # PCPR defaults: DAFormer self-training plus pseudo-label filtering (PLF)
 # and finer prototype construction (FPC). Used by experiments.py; configs/pcpr/* state the
 # same values on top of the MIC configs. The filter's two terms are off (the spec's filter:
-# use_consistency=True, use_edge=True), as measured (README, PCPR variant study). `plf=None` / `fpc=None` switch a part off; with
-# both off PCPR computes exactly what DACS computes.
+# use_consistency=True, use_edge=True), as measured (docs/results/synthetic_benchmark.md).
+# `plf=None` / `fpc=None` switch a part off; with both off PCPR computes exactly what DACS
+# computes.
 _base_ = ['dacs_a999_fdthings.py']
 uda = dict(
     type='PCPR',

@@ -1,6 +1,7 @@
 """Segmentation metrics: per-image area histograms, their streaming sum and the final ratios.
 
-Arithmetic as MIC/MMSeg (reference-facts §7): GT pixels equal to `ignore_index` are masked out,
+Arithmetic as MMSeg 0.16's mmseg/core/evaluation/metrics.py (MIC's): GT pixels equal to
+`ignore_index` are masked out,
 intersections/unions are per-class pixel counts, totals are float64 sums over the dataset,
 IoU_c = I_c / U_c, Acc_c = I_c / Label_c, aAcc = ΣI / ΣLabel, and the means are nanmeans, so a
 class with U_c = 0 (absent from both prediction and GT) is excluded while a class in the GT that

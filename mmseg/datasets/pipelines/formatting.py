@@ -8,7 +8,7 @@ from mmcv.parallel import DataContainer as DC
 from mmseg.utils.errors import UserError
 from ..builder import PIPELINES
 
-#: MMSeg's default meta keys (reference-facts §5.4).
+#: MMSeg 0.x's default meta keys (`Collect` in MIC's seg/mmseg/datasets/pipelines/formating.py).
 DEFAULT_META_KEYS = ('filename', 'ori_filename', 'ori_shape', 'img_shape', 'pad_shape',
                      'scale_factor', 'flip', 'flip_direction', 'img_norm_cfg')
 

@@ -1,7 +1,8 @@
 """Mix Transformer (MiT), the SegFormer encoder used by DAFormer, HRDA and MIC.
 
-Re-implemented from the published architecture (reference-facts §1); parameter names equal
-SegFormer's so its ImageNet checkpoints (`mit_b*.pth`) load unchanged.
+Re-implemented after the architecture of the SegFormer paper (Xie et al., NeurIPS 2021) and its
+`mix_transformer.py` as DAFormer/HRDA/MIC ship it; parameter names equal SegFormer's so its
+ImageNet checkpoints (`mit_b*.pth`) load unchanged. Licence: see the README's Licences section.
 """
 import math
 import os.path as osp
@@ -19,7 +20,7 @@ from mmseg.utils.errors import UserError
 from ..builder import BACKBONES
 
 # Block and stage norms use eps 1e-6; the patch-embedding and attention norms keep PyTorch's
-# default 1e-5 (reference-facts §1.2).
+# default 1e-5 (as SegFormer's `MixVisionTransformer` / `OverlapPatchEmbed` / `Attention`).
 BlockNorm = partial(nn.LayerNorm, eps=1e-6)
 
 
@@ -244,7 +245,8 @@ def _segformer_init(m: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-# Published MiT variants (reference-facts §1.1); mlp_ratios are 4 and sr_ratios 8,4,2,1 for all.
+# Published MiT variants (SegFormer paper; SegFormer's `mit_b0`..`mit_b5`); mlp_ratios are 4
+# and sr_ratios 8,4,2,1 for all.
 MIT_SETTINGS = {
     'mit_b0': dict(embed_dims=(32, 64, 160, 256), depths=(2, 2, 2, 2)),
     'mit_b1': dict(embed_dims=(64, 128, 320, 512), depths=(2, 2, 2, 2)),

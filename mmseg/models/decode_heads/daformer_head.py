@@ -91,7 +91,8 @@ def attention_head_cfg(head_cfg: dict, embed_dim: int, num_classes: Optional[int
     """HRDA's scale-attention head cfg derived from the main DAFormerHead cfg.
 
     Same decoder with `embed_dim` channels; an 'aspp' fusion becomes a 1x1 'conv' fusion
-    (reference-facts §3.1); `num_classes` 1 for a class-agnostic attention.
+    (as HRDA's `HRDAHead.__init__` in MIC's seg/mmseg/models/decode_heads/hrda_head.py);
+    `num_classes` 1 for a class-agnostic attention.
     """
     cfg = dict(head_cfg, channels=embed_dim)
     params = dict(cfg['decoder_params'], embed_dims=embed_dim)

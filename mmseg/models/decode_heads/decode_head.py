@@ -136,7 +136,8 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
                seg_weight: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """`loss_seg` and `acc_seg` of (B, C, h, w) logits against (B, 1, H, W) labels.
 
-        The logits are upsampled bilinearly to the label size first (reference-facts §2.1) and
+        The logits are upsampled bilinearly to the label size first (as MMSeg 0.16's
+        `BaseDecodeHead.losses`, which MIC uses) and
         the loss is computed in float32 (safe under autocast).
         """
         seg_logit = resize(seg_logit.float(), size=seg_label.shape[2:], mode='bilinear',

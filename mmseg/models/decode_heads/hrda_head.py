@@ -20,7 +20,7 @@ class HRDAHead(BaseDecodeHead):
     """Scale-attention fusion of a low-resolution (context) and a high-resolution (detail) pass.
 
     fused = att * hr_inserted + up((1 - att) * lr), with att = sigmoid(scale_attention(LR
-    features)) masked to the HR crop during training (reference-facts §3.2).
+    features)) masked to the HR crop during training (as MIC's `HRDAHead.forward`).
 
     Args:
         single_scale_head: type of the shared head, 'DAFormerHead' (output stride 4) or

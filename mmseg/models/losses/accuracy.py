@@ -11,7 +11,8 @@ def accuracy(pred: torch.Tensor, target: torch.Tensor,
     """Percentage of pixels whose label is among the top-k predictions.
 
     The denominator is every pixel of `target`: ignored pixels (255) never match a class and so
-    count as wrong, as in MMSeg 0.16 / MIC (reference-facts §2.1).
+    count as wrong, as in MMSeg 0.16's `accuracy` (mmseg/models/losses/accuracy.py), which MIC
+    uses.
 
     Args:
         pred: (B, C, ...) scores.

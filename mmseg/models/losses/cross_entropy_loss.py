@@ -21,7 +21,8 @@ def cross_entropy(pred: torch.Tensor, label: torch.Tensor, weight: Optional[torc
         weight: (B, H, W) per-pixel weight (e.g. the pseudo-label confidence weight).
         class_weight: (C,) rescaling weight per class (passed to F.cross_entropy).
         avg_non_ignore: opt-in fix: average over non-ignored pixels instead of all B*H*W pixels
-            (MIC averages over all pixels, reference-facts §2.1).
+            (MIC averages over all pixels: MMSeg 0.16's `weight_reduce_loss` in
+            mmseg/models/losses/utils.py).
     Returns:
         The reduced loss (a scalar unless reduction='none').
     """

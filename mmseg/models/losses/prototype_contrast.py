@@ -1,4 +1,4 @@
-"""PCPR's prototype losses (pcpr-method.md, "Contrast learning") and their weight schedule."""
+"""PCPR's prototype losses and their weight schedule (docs/method/pcpr.md, "Losses")."""
 import torch.nn.functional as F
 from torch import Tensor
 

@@ -17,7 +17,8 @@ def slide_windows(h_img: int, w_img: int, crop_size: Tuple[int, int],
     """Row-major (y1, y2, x1, x2) windows covering an h_img x w_img image.
 
     Per axis: max(size - crop + stride - 1, 0) // stride + 1 windows; the last one is shifted
-    back so that it ends at the border (reference-facts §3.3/3.4).
+    back so that it ends at the border (as MIC's `EncoderDecoder.slide_inference` and HRDA's
+    `extract_slide_feat`).
     """
     h_crop, w_crop = crop_size
     h_stride, w_stride = stride
@@ -132,7 +133,9 @@ class EncoderDecoder(BaseSegmentor):
             img: (B, 3, H, W); gt_semantic_seg: (B, 1, H, W); seg_weight: (B, H, W).
             return_feat: add `features`, the backbone maps.
             return_logits: add `decode.logits`.
-            return_decoder_feat: add `decoder_feat` (see the team contract).
+            return_decoder_feat: add `decoder_feat`, dict(lr=decoder features, lr_logits, hr=None,
+                hr_logits=None, hr_box=None, lr_scale=1.0, os=output stride), the input of
+                PCPR's prototypes (docs/method/pcpr.md).
         """
         x = self.extract_feat(img)
         losses = dict()

@@ -13,7 +13,7 @@ from .encoder_decoder import EncoderDecoder, slide_windows
 
 @SEGMENTORS.register_module()
 class HRDAEncoderDecoder(EncoderDecoder):
-    """Multi-resolution segmentor of HRDA (reference-facts §3); the head must be an HRDAHead.
+    """Multi-resolution segmentor of HRDA (Hoyer et al.); the head must be an HRDAHead.
 
     Training: the LR input is the image resized by scales[0] (0.5, bilinear, no antialias);
     the HR input is one random `hr_crop_size` crop of the full-resolution image, the same box
@@ -174,7 +174,9 @@ class HRDAEncoderDecoder(EncoderDecoder):
         """Losses `decode.loss_seg`, `decode.acc_seg`, `decode.hr.loss_seg`, `decode.hr.acc_seg`.
 
         `features` (return_feat): the maps of scale `feature_scale` (LR for MIC), or a list
-        over scales for 'all'. `decoder_feat` (return_decoder_feat): see the team contract.
+        over scales for 'all'. `decoder_feat` (return_decoder_feat, for PCPR's prototypes): the
+        head's dict(lr, lr_logits, hr, hr_logits) plus `hr_box` (the detail crop), `lr_scale` and
+        `os` (the head's output stride).
         """
         feats, crop_box = self._forward_train_features(img)
         self.last_train_crop_box = crop_box

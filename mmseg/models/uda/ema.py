@@ -1,4 +1,4 @@
-"""Mean-teacher weights: MIC's EMA of the student's parameters (facts §4.2 step 1).
+"""Mean-teacher weights: MIC's EMA of the student's parameters (`DACS._update_ema`).
 
 Only `parameters()` are averaged; buffers (BatchNorm running statistics) are left untouched, as in
 MIC, where the teacher's BN layers keep their own batch-statistic updates.

@@ -1,4 +1,7 @@
-"""MIC's masked image consistency: train the student on block-masked images (facts §4.5)."""
+"""MIC's masked image consistency: train the student on block-masked images.
+
+As MIC's `MaskingConsistencyModule.__call__` (seg/mmseg/models/uda/masking_consistency_module.py).
+"""
 from typing import Dict, List, Optional
 
 import torch

@@ -1,6 +1,6 @@
 """PCPR: the MIC(HRDA) loop plus pseudo-label filtering (PLF) and finer prototypes (FPC).
 
-pcpr-method.md defines both parts. This class only orchestrates: the filter's formulas are in
+docs/method/pcpr.md defines both parts. This class only orchestrates: the filter's formulas are in
 `pseudo_label_filter.py`, the prototype machinery in `prototypes.py` and the losses in
 `losses/prototype_contrast.py`. With `plf=None` and `fpc=None` every step is DACS's own, so
 PCPR computes exactly what MIC computes.

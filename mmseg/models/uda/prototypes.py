@@ -1,9 +1,9 @@
 """Finer prototype construction (FPC) of PCPR: projection head, anchors, sub-prototype memory.
 
-pcpr-method.md, "Finer prototype construction": decoder features are projected to unit vectors
-(`ProjectionHead`), labels are brought to feature resolution (`downscale_labels`), unreliable
-target pixels are removed (`denoise_labels`), a class-balanced hard/easy subset of pixels is
-sampled as anchors (`sample_anchors`), and each anchor is assigned by balanced Sinkhorn-Knopp
+docs/method/pcpr.md, "Finer prototype construction (FPC)": decoder features are projected to unit
+vectors (`ProjectionHead`), labels are brought to feature resolution (`downscale_labels`),
+unreliable target pixels are removed (`denoise_labels`), a class-balanced hard/easy subset of pixels
+is sampled as anchors (`sample_anchors`), and each anchor is assigned by balanced Sinkhorn-Knopp
 assignment to one of the K sub-prototypes of its class (`PrototypeMemory`), which then move by
 momentum toward their anchors. The losses live in `mmseg/models/losses/prototype_contrast.py`.
 """

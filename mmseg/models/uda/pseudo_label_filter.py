@@ -1,7 +1,7 @@
 """Pseudo-label filtering (PLF) of PCPR: per-pixel weights for the teacher's target pseudo-labels.
 
 MIC weights every target pixel with one scalar, the confidence quality `q`. PLF multiplies it by
-two per-pixel reliability maps (pcpr-method.md, "Pseudo-label filtering"):
+two per-pixel reliability maps (docs/method/pcpr.md, "Pseudo-label filtering (PLF)"):
 - scale consistency `m_cons`: do the context (LR) and detail (HR) predictions of HRDA agree?
 - edge weight `m_edge = (1 - E) ** gamma`: pixels near a pseudo-label boundary are less reliable.
 and, as options: `m_proto` (does the pixel's class match its nearest class prototype, as
@@ -215,7 +215,8 @@ class PseudoLabelFilter:
     """Builds PLF pseudo-labels and weights from the teacher's logits (the `plf=dict(...)` cfg).
 
     Both of the spec's terms (`use_consistency`, `use_edge`) are off by default: on the
-    synthetic benchmark they lowered target mIoU on every seed (README, PCPR variant study).
+    synthetic benchmark they lowered target mIoU on every seed
+    (docs/results/synthetic_benchmark.md, PCPR variant study).
     With both off, w is MIC's weight and the filter only measures the pseudo-labels.
 
     Args:

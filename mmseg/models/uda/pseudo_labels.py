@@ -1,4 +1,4 @@
-"""Teacher pseudo-labels and DACS's scalar confidence weight (facts §4.2 step 4)."""
+"""Teacher pseudo-labels and DACS's scalar confidence weight (MIC's `DACS.forward_train`)."""
 from typing import Optional, Tuple
 
 import torch

@@ -1,4 +1,4 @@
-"""Region anchors of PCPR's second-wave option `fpc.granularity='region'` (pcpr-method.md).
+"""Region anchors of PCPR's option `fpc.granularity='region'` (docs/method/pcpr.md, "Options").
 
 Besides pixel anchors, every 8-connected component of one class in a pass's (downscaled)
 label map gives one region anchor: the L2-normalised mean of its pixels' embeddings. Region

@@ -1,4 +1,4 @@
-"""A separate EMA teacher producing pseudo-labels (MIC's `EMATeacher`, facts §4.5).
+"""A separate EMA teacher producing pseudo-labels (MIC's `EMATeacher` in teacher_module.py).
 
 DACS keeps its own teacher; this one exists for MIC ablations whose masked branch uses another
 EMA rate or confidence threshold (`mask_alpha` / `mask_pseudo_threshold` != 'same') and for
@@ -23,7 +23,7 @@ def disable_stochastic_layers(model: nn.Module) -> None:
     """Put dropout and DropPath layers in eval mode, leaving every other layer as it is.
 
     MIC's teacher otherwise stays in train mode: its BatchNorm layers use batch statistics while
-    pseudo-labelling (facts §4.2 step 4).
+    pseudo-labelling (MIC's `DACS.forward_train` only turns dropout and DropPath off).
     """
     for module in model.modules():
         if isinstance(module, (_DropoutNd, DropPath)):

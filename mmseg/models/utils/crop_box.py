@@ -11,7 +11,8 @@ def get_crop_bbox(img_h: int, img_w: int, crop_size: Sequence[int], divisible: i
     """Random (y1, y2, x1, x2) box of `crop_size` inside an img_h x img_w image.
 
     Offsets are randint(0, (margin + 1) // divisible) * divisible, so with margin 512 and
-    divisible 8 the largest offset is 504, never 512 (MIC's quirk, reference-facts §3.2).
+    divisible 8 the largest offset is 504, never 512 (a quirk of MIC's `get_crop_bbox` in
+    seg/mmseg/models/segmentors/hrda_encoder_decoder.py).
     Drawn with numpy's global RNG, as MIC does, so seeding reproduces its boxes.
     """
     crop_h, crop_w = crop_size

@@ -1,4 +1,6 @@
-"""DACS strong augmentation: ClassMix, kornia-0.5.8 colour jitter, Gaussian blur (facts §4.3-4.4).
+"""DACS strong augmentation: ClassMix, kornia-0.5.8 colour jitter, Gaussian blur.
+
+As MIC's seg/mmseg/models/utils/dacs_transforms.py (`get_class_masks`, `strong_transform`).
 
 All functions are pure: they return new tensors and never modify their inputs. Random draws follow
 MIC: the per-iteration apply/skip decisions come from Python `random` (`draw_strong_parameters`),
@@ -51,7 +53,8 @@ def draw_strong_parameters(mean: torch.Tensor, std: torch.Tensor, color_jitter_s
     """One iteration's `strong_transform` parameters, drawn as MIC does.
 
     Two Python `random` numbers, colour jitter first, then blur (0 when `blur` is off, so blur is
-    never applied). They are shared by every image that uses these parameters (facts §4.4).
+    never applied). They are shared by every image that uses these parameters (as in MIC's
+    `DACS.forward_train`).
     `mix` is None; ClassMix callers set it per image.
     """
     return dict(mix=None, color_jitter=random.uniform(0, 1), color_jitter_s=color_jitter_s,
@@ -72,7 +75,7 @@ def generate_class_mask(label: torch.Tensor, classes: torch.Tensor) -> torch.Ten
 
 
 def get_class_masks(labels: torch.Tensor) -> List[torch.Tensor]:
-    """ClassMix masks, one per image, with MIC's class-choice quirk (facts §4.3).
+    """ClassMix masks, one per image, with MIC's class-choice quirk (its `get_class_masks`).
 
     The candidates are `unique(labels)` of the WHOLE batch, 255 included when present, not of the
     image itself; ceil(n / 2) of the n candidates are drawn per image with
@@ -186,7 +189,7 @@ def sample_jitter_factors(batch_size: int, s: float) -> Tuple[torch.Tensor, List
 
 def color_jitter(color_jitter: float, mean: ArrayLike, std: ArrayLike, data: torch.Tensor,
                  s: float = 0.2, p: float = 0.2) -> torch.Tensor:
-    """MIC's colour jitter on a normalised batch, kornia 0.5.8 semantics (facts §4.4).
+    """MIC's colour jitter on a normalised batch, kornia 0.5.8 semantics (its `color_jitter`).
 
     Applied only when `color_jitter` (the iteration's uniform draw) > `p`: MIC's "probability 0.2"
     means the jitter happens with probability 1 - p = 0.8, kept on purpose. Only 3-channel data is
@@ -211,7 +214,7 @@ def blur_kernel_size(size: int) -> int:
 
 
 def gaussian_blur(blur: float, data: torch.Tensor) -> torch.Tensor:
-    """MIC's Gaussian blur on a normalised batch (facts §4.4).
+    """MIC's Gaussian blur on a normalised batch (its `gaussian_blur`).
 
     Applied when `blur` (the iteration's uniform draw) > 0.5, to 3-channel data only, with
     sigma ~ np.random.uniform(0.15, 1.15) shared by x, y and the batch, an odd kernel per axis

@@ -1,4 +1,7 @@
-"""ImageNet feature distance of DAFormer/MIC: masked per-cell L2 distance (facts §4.6)."""
+"""ImageNet feature distance of DAFormer/MIC: masked per-cell L2 distance.
+
+As MIC's `DACS.calc_feat_dist` / `masked_feat_dist` and `downscale_label_ratio`.
+"""
 from typing import Optional, Sequence
 
 import torch

@@ -1,6 +1,6 @@
 """Where HRDA's detail crop goes in training: HRDA's uniform draw, or a box chosen from a map.
 
-PCPR's second-wave option `hr_crop_policy` (pcpr-method.md): 'random' is HRDA's crop;
+PCPR's option `hr_crop_policy` (docs/method/pcpr.md, "Options"): 'random' is HRDA's crop;
 'entropy' puts the crop where the teacher is least certain about the target content of the
 batch; 'things' centres it on a pixel of a small thing class. The UDA step computes the map of
 a pass (`crop_score_map`) and hands it to the segmentor, whose `sample_hr_crop_box` turns it

@@ -1,4 +1,4 @@
-"""MIC's random block masking of input images (facts §4.5)."""
+"""MIC's random block masking of input images (its `BlockMaskGenerator`)."""
 from typing import Optional
 
 import torch
