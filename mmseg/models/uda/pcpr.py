@@ -10,6 +10,7 @@ from copy import deepcopy
 import torch
 from mmcv.runner import get_dist_info
 
+from ...utils.config_checks import refuse_unknown_keys
 from ...utils.errors import UserError
 from ..builder import UDA
 from ..losses.prototype_contrast import (proto_loss_weight, prototype_compactness_loss,
@@ -35,10 +36,7 @@ FPC_DEFAULTS = dict(proj_dim=256, proto_scale='lr', label_min_ratio=0.75, reliab
 
 def resolve_fpc_cfg(fpc):
     """`uda.fpc` merged over the defaults; an unknown key is an error naming it."""
-    unknown = sorted(set(fpc) - set(FPC_DEFAULTS))
-    if unknown:
-        raise UserError(f'unknown key(s) in uda.fpc: {", ".join(unknown)}; known keys: '
-                        f'{", ".join(FPC_DEFAULTS)}')
+    refuse_unknown_keys(fpc, FPC_DEFAULTS, 'uda.fpc')
     cfg = dict(FPC_DEFAULTS, **fpc)
     if cfg['proto_scale'] not in ('lr', 'hr', 'both'):
         raise UserError(f"uda.fpc.proto_scale must be 'lr', 'hr' or 'both', "
