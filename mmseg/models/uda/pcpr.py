@@ -26,6 +26,8 @@ from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
                             pseudo_label_from_logits)
 from .teacher_module import disable_stochastic_layers
 
+# Defaults of keys a config leaves out of `uda.fpc`. The shipped configs state the method's
+# values in configs/_base_/uda/pcpr.py, their home; tests/configs checks that these agree.
 FPC_DEFAULTS = dict(proj_dim=256, proto_scale='lr', label_min_ratio=0.75, reliable_weight=0.5,
                     max_samples=1024, max_views=100, min_views=10, num_prototypes=10,
                     sinkhorn_iters=3, sinkhorn_epsilon=0.05, proto_momentum=0.999,
