@@ -5,13 +5,22 @@
 `exp`, `name_dataset`, ...). Run names are built as MIC builds them, so runs of this
 repository and of MIC line up in one results table.
 
+Runs build on the shipped configs and set only what their group varies (seed, masking, PCPR
+options) plus the names: HRDA runs on configs/hrda/, MIC(HRDA) runs on configs/mic/, PCPR runs
+on the MIC config plus PCPR's uda block (configs/_base_/uda/pcpr.py, as configs/pcpr/*.py),
+the 512x512 MIC ablations on configs/daformer/. Runs on data that no shipped config has
+(Dark Zurich, Cityscapes -> Cityscapes) are composed from `_base_` files with the segmentor and
+schedule of a shipped config. tests/configs/resolved/ holds every generated config, resolved.
+
 Ids (MIC's where they are MIC's groups): 40 HRDA, 80 MIC(HRDA) on four benchmarks (MIC Table 2),
 82 MIC domain study (mask modes, Table 6), 83 MIC ablations (Table 7: without colour
 augmentation, masking, EMA teacher or confidence weight), 84 MIC block size / ratio (Table 8),
 85 supervised training with MIC masking (Table 9), 90 PCPR, 91 PCPR ablations.
 """
 import copy
+import functools
 import itertools
+import os.path as osp
 from typing import Dict, List, Optional, Tuple, Union
 
 from mmseg.utils.errors import UserError
@@ -86,22 +95,78 @@ def mask_settings(mask_mode: str, block_size: int = MASK_BLOCK_SIZE, ratio: floa
     return uda, name
 
 
-def _schedule_and_meta(cfg: Dict, exp_id: int, dataset: str, uda_name: str, decoder: str,
-                       seed: int) -> Dict:
-    """MIC's optimizer, 40k schedule, checkpoint/eval intervals and meta/name keys (MiT-B5)."""
+CONFIGS = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
+# The shipped configs the runs build on, by (source, target); paths relative to configs/,
+# as `_base_` entries.
+HRDA_CONFIGS = {
+    ('gtaHR', 'cityscapesHR'): 'hrda/gtaHR2csHR_hrda.py',
+    ('synthiaHR', 'cityscapesHR'): 'hrda/synthiaHR2csHR_hrda.py',
+}
+MIC_CONFIGS = {
+    ('gtaHR', 'cityscapesHR'): 'mic/gtaHR2csHR_mic_hrda.py',
+    ('synthiaHR', 'cityscapesHR'): 'mic/synthiaHR2csHR_mic_hrda.py',
+    ('cityscapesHR', 'acdcHR'): 'mic/csHR2acdcHR_mic_hrda.py',
+}
+DAFORMER_CONFIG = 'daformer/gta2cs_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py'
+# PCPR's uda block (type, plf, fpc), put on top of a MIC config as configs/pcpr/*.py do.
+PCPR_UDA = '_base_/uda/pcpr.py'
+# Dark Zurich runs are composed from `_base_` files, with the segmentor and schedule of the
+# shipped ACDC config: configs/mic/csHR2dzurHR_mic_hrda.py is that config with the Dark Zurich
+# folders and keeps the ACDC config's (unused) top-level variables, which building on it
+# would add to the generated configs.
+COMPOSED_FROM = {('cityscapesHR', 'darkzurichHR'): 'mic/csHR2acdcHR_mic_hrda.py'}
+SCHEDULE_KEYS = ('optimizer_config', 'optimizer', 'runner', 'checkpoint_config', 'evaluation')
+
+
+def shipped(path: str) -> dict:
+    """The config `configs/<path>` resolved by mmcv, as plain dicts (a fresh copy)."""
+    return copy.deepcopy(_resolved(path))
+
+
+@functools.lru_cache(maxsize=None)
+def _resolved(path: str) -> dict:
+    import warnings
+
+    from mmcv import Config
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # mmcv's notice about its 2.0 release
+        return Config.fromfile(osp.join(CONFIGS, path))._cfg_dict.to_dict()
+
+
+def merge(into: dict, update: dict) -> dict:
+    """`update` merged into a copy of `into` as mmcv merges a child config: dict into dict,
+    anything else (None, lists) replaces."""
+    out = copy.deepcopy(into)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def pcpr_uda(overrides: Optional[dict] = None) -> dict:
+    """PCPR's uda block from its one home (configs/_base_/uda/pcpr.py) with `overrides`."""
+    return merge(shipped(PCPR_UDA)['uda'], overrides or {})
+
+
+def root_bases(dataset: str, uda_base: str, model: str = 'daformer_sepaspp_mitb5') -> List[str]:
+    """The `_base_` list of a config composed from `_base_` files (MIC's order)."""
+    return [
+        '_base_/default_runtime.py',
+        f'_base_/models/{model}.py',
+        f'_base_/datasets/{dataset}.py',
+        f'_base_/uda/{uda_base}.py',
+        '_base_/schedules/adamw.py',
+        '_base_/schedules/poly10warm.py',
+    ]
+
+
+def with_meta(cfg: Dict, exp_id: int, dataset: str, uda_name: str, decoder: str,
+              seed: int) -> Dict:
+    """MIC's meta/name keys (MiT-B5) and the seed."""
     cfg.update({
-        'optimizer_config': None,
-        'optimizer': dict(
-            lr=6e-05,
-            paramwise_cfg=dict(
-                custom_keys=dict(
-                    head=dict(lr_mult=10.0),
-                    pos_block=dict(decay_mult=0.0),
-                    norm=dict(decay_mult=0.0)))),
-        'runner': dict(type='IterBasedRunner', max_iters=40000),
-        'checkpoint_config': dict(
-            by_epoch=False, interval=40000, max_keep_ckpts=1),
-        'evaluation': dict(interval=4000, metric='mIoU'),
+        'seed': seed,
         'exp': exp_id,
         'name_dataset': dataset,
         'name_architecture': f'{decoder}_mitb5',
@@ -119,74 +184,67 @@ def hrda_cfg(exp_id: int,
              benchmark: Tuple[str, str, str],
              seed: int,
              mic: bool = True,
-             uda_base: str = 'dacs_a999_fdthings',
+             pcpr: bool = False,
              uda_overrides: Optional[dict] = None,
              tag: str = '') -> Dict:
-    """One (MIC/PCPR-)HRDA run with MiT-B5 + DAFormer at 1024x1024 (MIC's id-80 setting).
+    """One HRDA, MIC(HRDA) or PCPR run with MiT-B5 + DAFormer at 1024x1024 (MIC's id 80).
+
+    HRDA runs build on the shipped HRDA config of the benchmark, MIC runs on its MIC config,
+    PCPR runs on its MIC config plus PCPR's uda block, as configs/pcpr/*.py do. Dark Zurich,
+    whose shipped configs are the ACDC ones with its folders, is composed from `_base_` files.
 
     Args:
         benchmark: (source, target, MIC mask mode).
         mic: add masked image consistency (MIC) on top of HRDA.
-        uda_base: file in `configs/_base_/uda/` providing the UDA defaults.
-        uda_overrides: merged into `uda` last (PCPR ablations).
+        pcpr: add PCPR's uda block (configs/_base_/uda/pcpr.py).
+        uda_overrides: merged into PCPR's uda block (PCPR ablations).
         tag: appended to the UDA part of the name to tell ablations apart.
     """
     source, target, mask_mode = benchmark
     plcrop = 'cityscapes' in target
     crop = '1024x1024'
-    uda = {}
-    data_train = dict(
-        rare_class_sampling=dict(
-            min_pixels=3000, class_temp=RCS_T, min_crop_ratio=RCS_MIN_CROP))
-    uda_name = f'{uda_base}_rcs{RCS_T}-{RCS_MIN_CROP}'
+    uda = pcpr_uda(uda_overrides) if pcpr else {}
+    uda_name = f'{"pcpr" if pcpr else "dacs_a999_fdthings"}_rcs{RCS_T}-{RCS_MIN_CROP}'
     if plcrop:
-        data_train['target'] = dict(crop_pseudo_margins=[30, 240, 30, 30])
         uda_name += '_cpl2'
     if mic:
         mask_uda, mask_name = mask_settings(mask_mode)
         uda.update(mask_uda)
         uda_name += mask_name
-    uda.update(copy.deepcopy(uda_overrides or {}))
     if tag:
         uda_name += f'_{tag}'
     decoder = 'hrda1-512-0.1_daformer_sepaspp_sl'
     dataset = f'{source}2{target}_{crop}'
-    cfg = {
-        '_base_': [
-            '_base_/default_runtime.py',
-            '_base_/models/daformer_sepaspp_mitb5.py',
-            f'_base_/datasets/uda_{source}_to_{target}_{crop}.py',
-            f'_base_/uda/{uda_base}.py',
-            '_base_/schedules/adamw.py',
-            '_base_/schedules/poly10warm.py',
-        ],
-        'gpu_model': 'NVIDIATITANRTX',
-        'n_gpus': 1,
-        'seed': seed,
-        'model': dict(
-            pretrained='pretrained/mit_b5.pth',
-            backbone=dict(type='mit_b5'),
-            type='HRDAEncoderDecoder',
-            scales=[1, 0.5],
-            decode_head=dict(
-                single_scale_head='DAFormerHead',
-                type='HRDAHead',
-                attention_classwise=True,
-                hr_loss_weight=0.1),
-            hr_crop_size=(512, 512),
-            feature_scale=0.5,
-            crop_coord_divisible=8,
-            hr_slide_inference=True,
-            test_cfg=dict(
-                mode='slide',
-                batched_slide=True,
-                stride=[512, 512],
-                crop_size=[1024, 1024])),
-        'data': dict(samples_per_gpu=2, workers_per_gpu=1, train=data_train),
-    }
+    if (source, target) in COMPOSED_FROM:
+        cfg = composed_hrda_cfg(source, target, plcrop)
+    else:
+        cfg = {'_base_': [(MIC_CONFIGS if mic else HRDA_CONFIGS)[source, target]]}
+        if not mic:
+            # MIC's tuple, as all runs of this file (the HRDA config has HRDA's list).
+            cfg['model'] = dict(hr_crop_size=(512, 512))
     if uda:
         cfg['uda'] = uda
-    return _schedule_and_meta(cfg, exp_id, dataset, uda_name, decoder, seed)
+    return with_meta(cfg, exp_id, dataset, uda_name, decoder, seed)
+
+
+def composed_hrda_cfg(source: str, target: str, plcrop: bool) -> Dict:
+    """A (MIC-)HRDA run from `_base_` files, with the segmentor and schedule of the shipped
+    config `COMPOSED_FROM[source, target]`."""
+    data_train = dict(
+        rare_class_sampling=dict(
+            min_pixels=3000, class_temp=RCS_T, min_crop_ratio=RCS_MIN_CROP))
+    if plcrop:
+        data_train['target'] = dict(crop_pseudo_margins=[30, 240, 30, 30])
+    like = shipped(COMPOSED_FROM[source, target])
+    cfg = {
+        '_base_': root_bases(f'uda_{source}_to_{target}_1024x1024', 'dacs_a999_fdthings'),
+        'gpu_model': like['gpu_model'],
+        'n_gpus': like['n_gpus'],
+        'model': like['model'],
+        'data': dict(samples_per_gpu=2, workers_per_gpu=1, train=data_train),
+    }
+    cfg.update({key: like[key] for key in SCHEDULE_KEYS})
+    return cfg
 
 
 def daformer_cfg(exp_id: int, seed: int, mask: Tuple[dict, str],
@@ -194,6 +252,10 @@ def daformer_cfg(exp_id: int, seed: int, mask: Tuple[dict, str],
                  uda_base: str = 'dacs_a999_fdthings', rcs: bool = True,
                  plcrop: bool = True) -> Dict:
     """One MIC run with MiT-B5 + DAFormer at 512x512 (MIC's ablation setting, ids 83-85).
+
+    The GTA -> Cityscapes runs with DAFormer's self-training, rare class sampling and
+    pseudo-label crop build on the shipped DAFormer config; others are composed from `_base_`
+    files with its segmentor and schedule.
 
     Args:
         mask: (`uda` keys, name part) from `mask_settings`.
@@ -203,36 +265,30 @@ def daformer_cfg(exp_id: int, seed: int, mask: Tuple[dict, str],
     """
     mask_uda, mask_name = mask
     uda = copy.deepcopy(mask_uda)
-    data_train = {}
-    uda_name = uda_base
-    if rcs:
-        data_train['rare_class_sampling'] = dict(
-            min_pixels=3000, class_temp=RCS_T, min_crop_ratio=0.5)
-        uda_name += f'_rcs{RCS_T}'
-    if plcrop:
-        uda.update(pseudo_weight_ignore_top=15, pseudo_weight_ignore_bottom=120)
-        uda_name += '_cpl'
-    uda_name += mask_name
-    decoder = 'daformer_sepaspp'
-    cfg = {
-        '_base_': [
-            '_base_/default_runtime.py',
-            '_base_/models/daformer_sepaspp_mitb5.py',
-            f'_base_/datasets/uda_{source}_to_{target}_512x512.py',
-            f'_base_/uda/{uda_base}.py',
-            '_base_/schedules/adamw.py',
-            '_base_/schedules/poly10warm.py',
-        ],
-        # A separate masking teacher needs the larger card (MIC's meta key).
-        'gpu_model': 'NVIDIATITANRTX' if (uda['mask_alpha'], uda['mask_pseudo_threshold'])
-        != ('same', 'same') else 'NVIDIAGeForceRTX2080Ti',
-        'n_gpus': 1,
-        'seed': seed,
-        'model': dict(pretrained='pretrained/mit_b5.pth', backbone=dict(type='mit_b5')),
-        'data': dict(samples_per_gpu=2, workers_per_gpu=1, train=data_train),
-        'uda': uda,
-    }
-    return _schedule_and_meta(cfg, exp_id, f'{source}2{target}', uda_name, decoder, seed)
+    uda_name = uda_base + (f'_rcs{RCS_T}' if rcs else '') + ('_cpl' if plcrop else '') + \
+        mask_name
+    # A separate masking teacher needs the larger card (MIC's meta key).
+    gpu_model = 'NVIDIATITANRTX' if (uda['mask_alpha'], uda['mask_pseudo_threshold']) \
+        != ('same', 'same') else 'NVIDIAGeForceRTX2080Ti'
+    if (source, target, uda_base, rcs, plcrop) == ('gta', 'cityscapes', 'dacs_a999_fdthings',
+                                                   True, True):
+        cfg = {'_base_': [DAFORMER_CONFIG], 'data': dict(workers_per_gpu=1)}
+    else:
+        like = shipped(DAFORMER_CONFIG)
+        data_train = {}
+        if rcs:
+            data_train['rare_class_sampling'] = dict(
+                min_pixels=3000, class_temp=RCS_T, min_crop_ratio=0.5)
+        if plcrop:
+            uda.update(pseudo_weight_ignore_top=15, pseudo_weight_ignore_bottom=120)
+        cfg = {
+            '_base_': root_bases(f'uda_{source}_to_{target}_512x512', uda_base),
+            'n_gpus': like['n_gpus'],
+            'data': dict(samples_per_gpu=2, workers_per_gpu=1, train=data_train),
+        }
+        cfg.update({key: like[key] for key in SCHEDULE_KEYS})
+    cfg.update(gpu_model=gpu_model, uda=uda)
+    return with_meta(cfg, exp_id, f'{source}2{target}', uda_name, 'daformer_sepaspp', seed)
 
 
 # MIC Table 7 rows beyond the complete method: (mask mode, block size, ratio, alpha, threshold).
@@ -253,8 +309,7 @@ MIC_DOMAIN_STUDY = [
 
 def _pcpr(exp_id: int, benchmark, seed: int, tag: str = '',
           overrides: Optional[dict] = None) -> Dict:
-    return hrda_cfg(exp_id, benchmark, seed, uda_base='pcpr', tag=tag,
-                    uda_overrides=overrides)
+    return hrda_cfg(exp_id, benchmark, seed, pcpr=True, tag=tag, uda_overrides=overrides)
 
 
 EXPERIMENTS = {

@@ -131,6 +131,22 @@ def set_randomness(seed, deterministic, logger):
         make_deterministic()
 
 
+@contextlib.contextmanager
+def preserved_rng():
+    """Restore the random state of Python, NumPy and torch's CPU generator on exit, so that
+    what runs inside (no CUDA kernels) draws no number that training would otherwise see."""
+    import random
+
+    import numpy as np
+    state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            random.setstate(state[0])
+            np.random.set_state(state[1])
+
+
 def main(args=None):
     args = parse_args(sys.argv[1:] if args is None else args)
     set_unsafe_load_default(args.unsafe_load)
@@ -150,29 +166,35 @@ def main(args=None):
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     log_file = osp.join(cfg.work_dir, f'{timestamp}.log') if rank == 0 else None
     logger = get_root_logger(log_file=log_file, log_level=cfg.log_level)
-    if not args.no_check_setup and cfg.get('check_setup', True):
-        require_setup(cfg)  # after the logger: the datasets it builds log through it
-    if rank == 0:
-        cfg.dump(osp.join(cfg.work_dir, osp.basename(args.config)))
-
-    env_info = '\n'.join(f'{k}: {v}' for k, v in collect_env().items())
-    dash_line = '-' * 60 + '\n'
-    logger.info('Environment info:\n' + dash_line + env_info + '\n' + dash_line)
-    logger.info(f'Distributed training: {distributed}')
-    logger.info(f'Config:\n{cfg.pretty_text}')
+    # The config as given, dumped and logged below; the seed and train_cfg set on `cfg` before
+    # the model is built are not part of it.
+    given_cfg = copy.deepcopy(cfg)
 
     # The model's seed is shared by all processes (initial weights are also broadcast from
     # rank 0); the data stream mixes the rank into every sample's seed (core/runner/data.py).
     seed = args.seed if args.seed is not None else cfg.get('seed')
     set_randomness(seed, args.deterministic, logger)
-    cfg.seed = seed
-    meta = dict(env_info=env_info, seed=seed, exp_name=osp.basename(args.config))
-
     cfg.model.train_cfg = dict(cfg.model.get('train_cfg') or {})
     # Only rank 0 writes files (debug images go to train_cfg.work_dir).
     cfg.model.train_cfg.update(work_dir=cfg.work_dir if rank == 0 else None,
                                log_config=cfg.log_config)
+    # Building the model reads every key of model/uda: a config mistake (an unknown key at
+    # any level, a wrong value) is reported before the checks of data, stats and weights.
     model = build_with_clear_errors(build_train_model, cfg, 'model/uda')
+    if not args.no_check_setup and cfg.get('check_setup', True):
+        with preserved_rng():  # between the model's construction and its init_weights
+            require_setup(cfg)  # after the logger: the datasets it builds log through it
+    if rank == 0:
+        given_cfg.dump(osp.join(cfg.work_dir, osp.basename(args.config)))
+
+    env_info = '\n'.join(f'{k}: {v}' for k, v in collect_env().items())
+    dash_line = '-' * 60 + '\n'
+    logger.info('Environment info:\n' + dash_line + env_info + '\n' + dash_line)
+    logger.info(f'Distributed training: {distributed}')
+    logger.info(f'Config:\n{given_cfg.pretty_text}')
+    cfg.seed = seed
+    meta = dict(env_info=env_info, seed=seed, exp_name=osp.basename(args.config))
+
     with quiet_init_report(logger):
         model.init_weights()
     configure_performance(model, cfg)

@@ -1,5 +1,7 @@
-# HRDA on GTA -> Cityscapes: MIC(HRDA) without masked image consistency (the annotated
-# configs/mic/gtaHR2csHR_mic_hrda.py explains each key). experiments.py id 40 runs all seeds.
+# HRDA on GTA -> Cityscapes, the first link of the chain hrda -> mic -> pcpr:
+# configs/mic/gtaHR2csHR_mic_hrda.py adds MIC's masked image consistency to this file and
+# configs/pcpr/gtaHR2csHR_pcpr.py adds PCPR's uda block to that. experiments.py id 40 runs
+# all seeds.
 
 _base_ = [
     '../_base_/default_runtime.py',

@@ -1,13 +1,10 @@
-# PCPR on Cityscapes -> Dark Zurich (night): configs/pcpr/csHR2acdcHR_pcpr.py (plf + fpc,
-# annotated there) with the Dark Zurich folders of configs/mic/csHR2dzurHR_mic_hrda.py, so
-# that with plf=None and fpc=None it computes what that MIC config computes.
+# PCPR on Cityscapes -> Dark Zurich (night): MIC(HRDA) (configs/mic/csHR2dzurHR_mic_hrda.py,
+# the ACDC config with the Dark Zurich folders) plus PCPR's uda block from
+# configs/_base_/uda/pcpr.py, as configs/pcpr/gtaHR2csHR_pcpr.py.
+import mmcv
 
-_base_ = ['./csHR2acdcHR_pcpr.py']
-dark_zurich = dict(type='DarkZurichDataset', data_root='data/dark_zurich/')
-data = dict(
-    train=dict(target=dict(img_dir='rgb_anon/train/night/', ann_dir='gt/train/night/',
-                           **dark_zurich)),
-    val=dict(**dark_zurich),
-    test=dict(**dark_zurich))
+_base_ = ['../mic/csHR2dzurHR_mic_hrda.py']
+uda = mmcv.Config.fromfile('{{ fileDirname }}/../_base_/uda/pcpr.py').uda
+mixed_precision = None  # MIC's fp32 numerics
 name = 'csHR2dzurHR_pcpr_s2'
-name_dataset = 'cityscapesHR2darkzurichHR_1024x1024'
+name_uda = 'pcpr_rcs0.01-2.0_m64-0.7-sep'

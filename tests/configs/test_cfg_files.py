@@ -122,11 +122,34 @@ def test_pcpr_configs_state_mic_numerics_and_contract_defaults(path):
     assert cfg['uda']['fpc'] == facts.FPC
 
 
-def test_pcpr_base_file_holds_the_same_defaults():
+def test_pcpr_base_file_holds_pcprs_uda_block_only():
+    """The one home of PCPR's keys: the block that configs/pcpr/*.py put on their MIC uda."""
+    cfg = resolved('configs/_base_/uda/pcpr.py')
+    assert cfg == dict(uda=dict(type='PCPR', plf=facts.PLF, fpc=facts.FPC))
+
+
+def test_code_defaults_agree_with_the_pcpr_base_file():
+    """Keys a config leaves out of plf/fpc take the code's defaults: the same values."""
+    import inspect
+
+    from mmseg.models.uda.pcpr import FPC_DEFAULTS
+    from mmseg.models.uda.pseudo_label_filter import PseudoLabelFilter
     uda = resolved('configs/_base_/uda/pcpr.py')['uda']
-    assert uda['type'] == 'PCPR'
-    assert uda['plf'] == facts.PLF and uda['fpc'] == facts.FPC
-    assert uda['alpha'] == 0.999 and uda['imnet_feature_dist_lambda'] == 0.005
+    plf_defaults = {k: p.default for k, p in
+                    inspect.signature(PseudoLabelFilter).parameters.items()}
+    assert {k: plf_defaults[k] for k in uda['plf']} == uda['plf']
+    assert {k: FPC_DEFAULTS[k] for k in uda['fpc']} == uda['fpc']
+
+
+@pytest.mark.parametrize('path', PCPR_ALL + ['configs/pcpr/csHR2dzurHR_pcpr.py'])
+def test_pcpr_configs_are_their_mic_config_plus_the_pcpr_block(path):
+    mic = path.replace('pcpr/synHR2', 'mic/synthiaHR2').replace('pcpr/', 'mic/') \
+        .replace('_pcpr.py', '_mic_hrda.py')
+    p, m = resolved(path), resolved(mic)
+    block = resolved('configs/_base_/uda/pcpr.py')['uda']
+    assert p['uda'] == dict(m['uda'], **block)
+    changed = {k for k in set(p) | set(m) if p.get(k, 'absent') != m.get(k, 'absent')}
+    assert changed == {'uda', 'name', 'name_uda', 'mixed_precision'}
 
 
 @pytest.mark.parametrize('pcpr,mic', [

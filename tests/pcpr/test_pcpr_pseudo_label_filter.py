@@ -161,7 +161,8 @@ def test_filter_valid_region_zeroes_weight():
 
 
 def test_filter_from_cfg_rejects_unknown_key_and_bad_mode():
-    with pytest.raises(UserError, match='edge_radus'):
+    with pytest.raises(UserError, match=r"^unknown config key 'uda\.plf\.edge_radus'\. "
+                                        r"Did you mean 'edge_radius'\?"):
         PseudoLabelFilter.from_cfg(dict(edge_radus=2))
     with pytest.raises(UserError, match='consistency_mode'):
         PseudoLabelFilter.from_cfg(dict(consistency_mode='fuzzy'))

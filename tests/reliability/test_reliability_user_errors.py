@@ -11,6 +11,7 @@ from PIL import Image
 from mmseg.models.uda.uda_decorator import UDADecorator
 from mmseg.utils.errors import UserError
 from reliability_helpers import CONFIG, REPO, demo_options, subprocess_env, train_command
+from tools.train import cli as train_cli
 from tools.train import main as train_main
 
 
@@ -54,6 +55,39 @@ def test_typo_key_in_config_file_names_key_and_class(demo_data, tmp_path):
     with pytest.raises(UserError, match=r"unknown config key 'pseudo_treshold' for PCPR.*"
                                         r"Did you mean 'pseudo_threshold'"):
         train_main([str(cfg), '--work-dir', str(tmp_path), *demo_options(demo_data)])
+
+
+NESTED_TYPO = ("error: unknown config key 'uda.plf.use_consistncy'. "
+               "Did you mean 'use_consistency'? Valid keys of uda.plf: use_consistency, ")
+
+
+def test_cli_nested_key_typo_is_one_did_you_mean_line(tmp_path):
+    done = subprocess.run(train_command(CONFIG, '--work-dir', tmp_path, '--cfg-options',
+                                        'uda.plf.use_consistncy=False'),
+                          env=subprocess_env(), capture_output=True, text=True)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith('error:')]
+    assert len(errors) == 1 and errors[0].startswith(NESTED_TYPO)
+    assert done.stderr.strip().splitlines()[-1] == errors[0]
+    assert 'Traceback' not in done.stderr
+
+
+@pytest.mark.parametrize('typo', [{'uda.plf.use_consistncy': False}, {}])
+def test_config_mistake_is_reported_before_missing_data(tmp_path, capsys, typo):
+    """With a missing data root and a typo in a nested key the typo comes first: the model is
+    built before the setup check. Without the typo the data error is reported."""
+    missing = tmp_path / 'nowhere'
+    options = demo_options(missing, **typo)
+    with pytest.raises(SystemExit) as done:
+        train_cli([CONFIG, '--work-dir', str(tmp_path / 'wd'), '--no-validate', *options])
+    assert done.value.code == 1
+    errors = [line for line in capsys.readouterr().err.splitlines()
+              if line.startswith('error:')]
+    if typo:
+        assert len(errors) == 1 and errors[0].startswith(NESTED_TYPO)
+    else:
+        assert errors[0].startswith('error: the setup check found')
+        assert any(str(missing) in line for line in errors[1:])
 
 
 def test_unknown_type_is_named(demo_data, tmp_path):

@@ -101,6 +101,14 @@ def test_unknown_uda_key_is_one_clear_error_naming_it(key, hint):
         build_with_clear_errors(build_train_model, cfg, 'uda')
 
 
+def test_unknown_mask_generator_key_is_one_did_you_mean_error():
+    cfg = tiny_cfg()
+    cfg.uda.mask_generator['mask_blok_size'] = 16
+    with pytest.raises(UserError, match=r"^unknown config key 'uda\.mask_generator\."
+                                        r"mask_blok_size'\. Did you mean 'mask_block_size'\?"):
+        build_with_clear_errors(build_train_model, cfg, 'model/uda')
+
+
 def test_unknown_model_key_is_one_clear_error_naming_it():
     cfg = tiny_cfg()
     cfg.model.hr_crop_sise = (64, 64)

@@ -6,6 +6,8 @@ import torch
 from uda_helpers import batch, build, seed_all, student_grads, tiny_cfg
 
 from mmseg.apis.train import wrap_model
+from mmseg.models import build_train_model
+from mmseg.utils.config_checks import build_with_clear_errors
 from mmseg.utils.errors import UserError
 
 PCPR_CONFIG = 'configs/pcpr/gtaHR2csHR_pcpr.py'
@@ -195,6 +197,29 @@ def test_region_granularity_adds_one_anchor_per_class_region_to_the_contrast():
     assert region['src.fpc.num_anchors'] > pixel['src.fpc.num_anchors']
     assert torch.isfinite(region['src.fpc.loss_cont']) and region['src.fpc.loss_cont'] > 0
     assert torch.equal(region['fpc.num_init_classes'], pixel['fpc.num_init_classes'])
+
+
+@pytest.mark.parametrize('section, typo, hint', [
+    ('plf', 'use_consistncy', 'use_consistency'),
+    ('fpc', 'num_protoypes', 'num_prototypes'),
+])
+def test_nested_key_typo_is_one_did_you_mean_error_naming_the_dotted_key(section, typo, hint):
+    cfg = tiny_cfg(PCPR_CONFIG)
+    cfg.uda[section][typo] = 4
+    with pytest.raises(UserError) as err:
+        build_with_clear_errors(build_train_model, cfg, 'model/uda')
+    message = str(err.value)
+    assert message.startswith(f"unknown config key 'uda.{section}.{typo}'. "
+                              f"Did you mean '{hint}'? Valid keys of uda.{section}: ")
+    assert '\n' not in message
+
+
+def test_several_nested_key_typos_are_named_in_one_error():
+    cfg = tiny_cfg(PCPR_CONFIG)
+    cfg.uda.plf.update(use_edgee=True, zzz=1)
+    with pytest.raises(UserError, match=r"unknown config keys 'uda\.plf\.use_edgee' \(did you "
+                                        r"mean 'use_edge'\?\), 'uda\.plf\.zzz'\. Valid keys"):
+        build_with_clear_errors(build_train_model, cfg, 'model/uda')
 
 
 def test_unknown_granularity_is_one_clear_error():

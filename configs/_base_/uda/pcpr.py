@@ -1,10 +1,18 @@
-# PCPR defaults: DAFormer self-training plus pseudo-label filtering (PLF)
-# and finer prototype construction (FPC). Used by experiments.py; configs/pcpr/* state the
-# same values on top of the MIC configs. The filter's two terms are off (the spec's filter:
-# use_consistency=True, use_edge=True), as measured (docs/results/synthetic_benchmark.md).
-# `plf=None` / `fpc=None` switch a part off; with both off PCPR computes exactly what DACS
-# computes.
-_base_ = ['dacs_a999_fdthings.py']
+# PCPR's additions to a DACS/MIC `uda`: the one home of PCPR's keys and their defaults.
+# PCPR = MIC(HRDA) plus pseudo-label filtering (plf) and finer prototype construction (fpc).
+# configs/pcpr/*.py (and the demo's configs/demo/pcpr_synthetic.py) put this block on top of
+# their MIC config, and experiments.py (groups 90, 91) on top of the shipped MIC configs.
+# Because mmcv does not allow one key (`uda`) in two `_base_` files, they read it:
+#     import mmcv
+#     _base_ = ['../mic/gtaHR2csHR_mic_hrda.py']
+#     uda = mmcv.Config.fromfile('{{ fileDirname }}/../_base_/uda/pcpr.py').uda
+# so this file is not a complete `uda` and is not listed in a `_base_` list itself.
+# The filter's two terms are off (the filter as first defined: use_consistency=True, use_edge=True):
+# on the synthetic benchmark it lowered mIoU on every seed (docs/results/synthetic_benchmark.md), so
+# pseudo-labels keep MIC's weights and the plf block only logs their statistics.
+# `plf=None` / `fpc=None` switch a part off; with both off PCPR computes exactly what
+# MIC(HRDA) computes. Keys left out of a config's plf/fpc take the defaults of the code
+# (PseudoLabelFilter, FPC_DEFAULTS), which equal the values below (tests/configs checks it).
 uda = dict(
     type='PCPR',
     plf=dict(

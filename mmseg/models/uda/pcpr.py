@@ -10,6 +10,7 @@ from copy import deepcopy
 import torch
 from mmcv.runner import get_dist_info
 
+from ...utils.config_checks import refuse_unknown_keys
 from ...utils.errors import UserError
 from ..builder import UDA
 from ..losses.prototype_contrast import (proto_loss_weight, prototype_compactness_loss,
@@ -25,6 +26,8 @@ from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
                             pseudo_label_from_logits)
 from .teacher_module import disable_stochastic_layers
 
+# Defaults of keys a config leaves out of `uda.fpc`. The shipped configs state the method's
+# values in configs/_base_/uda/pcpr.py, their home; tests/configs checks that these agree.
 FPC_DEFAULTS = dict(proj_dim=256, proto_scale='lr', label_min_ratio=0.75, reliable_weight=0.5,
                     max_samples=1024, max_views=100, min_views=10, num_prototypes=10,
                     sinkhorn_iters=3, sinkhorn_epsilon=0.05, proto_momentum=0.999,
@@ -35,10 +38,7 @@ FPC_DEFAULTS = dict(proj_dim=256, proto_scale='lr', label_min_ratio=0.75, reliab
 
 def resolve_fpc_cfg(fpc):
     """`uda.fpc` merged over the defaults; an unknown key is an error naming it."""
-    unknown = sorted(set(fpc) - set(FPC_DEFAULTS))
-    if unknown:
-        raise UserError(f'unknown key(s) in uda.fpc: {", ".join(unknown)}; known keys: '
-                        f'{", ".join(FPC_DEFAULTS)}')
+    refuse_unknown_keys(fpc, FPC_DEFAULTS, 'uda.fpc')
     cfg = dict(FPC_DEFAULTS, **fpc)
     if cfg['proto_scale'] not in ('lr', 'hr', 'both'):
         raise UserError(f"uda.fpc.proto_scale must be 'lr', 'hr' or 'both', "

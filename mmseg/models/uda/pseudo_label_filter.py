@@ -266,11 +266,8 @@ class PseudoLabelFilter:
     @classmethod
     def from_cfg(cls, cfg: dict) -> 'PseudoLabelFilter':
         """Build from `uda.plf`; an unknown key is a UserError naming it and the known keys."""
-        known = list(inspect.signature(cls).parameters)
-        unknown = sorted(set(cfg) - set(known))
-        if unknown:
-            raise UserError(f'unknown key(s) in uda.plf: {", ".join(unknown)}; '
-                            f'known keys: {", ".join(known)}')
+        from mmseg.utils.config_checks import refuse_unknown_keys
+        refuse_unknown_keys(cfg, inspect.signature(cls).parameters, 'uda.plf')
         return cls(**cfg)
 
     def __call__(self, fused: Tensor, lr: Optional[Tensor], hr: Optional[Tensor],
