@@ -15,7 +15,7 @@ from datetime import datetime
 
 from mmcv.utils import DictAction, get_git_hash
 
-from mmseg.utils.config_checks import load_config
+from mmseg.apis.config_checks import load_config
 from mmseg.utils.errors import UserError, run_cli
 
 GEN_CONFIG_DIR = 'configs/generated'

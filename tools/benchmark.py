@@ -40,7 +40,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from mmseg.apis.performance import configure_performance  # noqa: E402
 from mmseg.models.builder import build_segmentor, build_train_model  # noqa: E402
 from mmseg.models.uda.uda_decorator import MIXED_PRECISION_DTYPES  # noqa: E402
-from mmseg.utils.config_checks import build_with_clear_errors, load_config  # noqa: E402
+from mmseg.apis.config_checks import build_with_clear_errors, load_config  # noqa: E402
 from mmseg.utils.errors import UserError, run_cli  # noqa: E402
 
 # 1/8 of the real HRDA sizes (1024 px crops -> 128, 512 px detail crops -> 64, a 1024x2048

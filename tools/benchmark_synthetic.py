@@ -108,7 +108,7 @@ def plan_runs(methods: Sequence[str], seeds: Sequence[int], args: argparse.Names
 
     Resolved up front in the main thread: mmcv's Config.fromfile is not thread-safe.
     """
-    from mmseg.utils.config_checks import load_config
+    from mmseg.apis.config_checks import load_config
 
     per_method = {}
     for method in methods:
@@ -265,7 +265,7 @@ def plot(summary: Dict[str, Dict], path: str, title: str) -> None:
 def prepare_pretrained(configs: Sequence[str]) -> None:
     """Run the ImageNet stand-in's pretraining (cached: a no-op when done) for every config
     whose `model.pretrained` is the stand-in's default checkpoint."""
-    from mmseg.utils.config_checks import load_config
+    from mmseg.apis.config_checks import load_config
     from tools import pretrain_synthetic
 
     default = pretrain_synthetic.parse_args([]).out

@@ -19,9 +19,9 @@ import mmseg  # noqa: E402,F401  (before mmcv: it silences mmcv's 2.0 notice)
 from mmcv.utils import DictAction  # noqa: E402
 
 from mmseg.utils import get_root_logger  # noqa: E402
-from mmseg.utils.config_checks import load_config  # noqa: E402
+from mmseg.apis.config_checks import load_config  # noqa: E402
 from mmseg.utils.errors import run_cli  # noqa: E402
-from mmseg.utils.setup_check import check_setup  # noqa: E402
+from mmseg.apis.setup_check import check_setup  # noqa: E402
 
 
 def parse_args(args):

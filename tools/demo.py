@@ -97,7 +97,7 @@ def data_root_options(config: str, root: str) -> List[str]:
     The demo configs name 'data/demo/gta/' or 'data/demo/cityscapes/'; each is replaced by the
     same folder name under `root`, wherever it sits (UDA source/target, oracle train, val, test).
     """
-    from mmseg.utils.config_checks import load_config
+    from mmseg.apis.config_checks import load_config
 
     options = []
 
@@ -213,7 +213,7 @@ def save_grid(work_dir: str, config_name: str, checkpoint: str, out_png: str,
     from mmseg.models.utils.dacs_transforms import denorm
     from mmseg.models.utils.visualization import colorize_mask
     from mmseg.utils.checkpoint import safe_load
-    from mmseg.utils.config_checks import load_config
+    from mmseg.apis.config_checks import load_config
 
     cfg = load_config(osp.join(work_dir, config_name))
     uda = build_train_model(cfg)
@@ -296,7 +296,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
-    from mmseg.utils.config_checks import load_config
+    from mmseg.apis.config_checks import load_config
     from mmseg.utils.errors import UserError
 
     args = parse_args(argv)

@@ -29,7 +29,7 @@ from mmseg.apis.inference import inference_segmentor, init_segmentor  # noqa: E4
 from mmseg.core.evaluation.class_names import get_classes, get_palette  # noqa: E402
 from mmseg.datasets import DATASETS  # noqa: E402
 from mmseg.datasets.pipelines.loading import read_image_file  # noqa: E402
-from mmseg.utils.config_checks import load_config  # noqa: E402
+from mmseg.apis.config_checks import load_config  # noqa: E402
 from mmseg.utils.device import default_device  # noqa: E402
 from mmseg.utils.errors import UserError, run_cli  # noqa: E402
 from tools.test import AUG_TEST_RATIOS, HRDA_OUTPUTS, set_hrda_output, update_legacy_cfg  # noqa: E402,E501

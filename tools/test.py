@@ -25,7 +25,7 @@ from mmseg.apis.test import (multi_gpu_test, remove_efficient_test_files,  # noq
 from mmseg.apis.train import wrap_model  # noqa: E402
 from mmseg.core.runner.launch import init_distributed  # noqa: E402
 from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
-from mmseg.utils.config_checks import build_with_clear_errors, load_config  # noqa: E402
+from mmseg.apis.config_checks import build_with_clear_errors, load_config  # noqa: E402
 from mmseg.utils.device import select_device  # noqa: E402
 from mmseg.utils.errors import UserError, run_cli  # noqa: E402
 

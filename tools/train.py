@@ -28,10 +28,10 @@ from mmseg.datasets import build_dataset  # noqa: E402
 from mmseg.models.builder import build_train_model  # noqa: E402
 from mmseg.utils import collect_env, get_root_logger  # noqa: E402
 from mmseg.utils.checkpoint import set_unsafe_load_default  # noqa: E402
-from mmseg.utils.config_checks import build_with_clear_errors, load_config  # noqa: E402
+from mmseg.apis.config_checks import build_with_clear_errors, load_config  # noqa: E402
 from mmseg.utils.device import select_device  # noqa: E402
 from mmseg.utils.errors import UserError, run_cli  # noqa: E402
-from mmseg.utils.setup_check import require_setup  # noqa: E402
+from mmseg.apis.setup_check import require_setup  # noqa: E402
 
 
 def parse_args(args):

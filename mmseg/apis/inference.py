@@ -9,7 +9,7 @@ from mmcv.parallel import collate
 from mmseg.datasets.pipelines import Compose
 from mmseg.models import build_segmentor
 from mmseg.utils.checkpoint import load_segmentor_checkpoint
-from mmseg.utils.config_checks import build_with_clear_errors, load_config
+from .config_checks import build_with_clear_errors, load_config
 from mmseg.utils.device import default_device, to_device
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from mmseg.models.builder import build_train_model
-from mmseg.utils.config_checks import load_config
+from mmseg.apis.config_checks import load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'demo' / 'pretrained'
 THINGS = [6, 7, 11, 12, 13, 14, 15, 16, 17, 18]

@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from mmseg.utils.config_checks import load_config
-from mmseg.utils.setup_check import check_setup
+from mmseg.apis.config_checks import load_config
+from mmseg.apis.setup_check import check_setup
 from tools_user_helpers import DEMO_CONFIG, REPO, data_options, run_tool
 
 pytestmark = pytest.mark.slow

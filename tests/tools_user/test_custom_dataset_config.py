@@ -5,7 +5,7 @@ import os
 import pytest
 from mmcv import Config
 
-from mmseg.utils.setup_check import check_setup
+from mmseg.apis.setup_check import check_setup
 from tools_user_helpers import REPO
 
 CUSTOM = 'configs/custom/mysrcHR2mytrgHR_mic_hrda.py'

@@ -7,7 +7,7 @@ from uda_helpers import batch, build, seed_all, student_grads, tiny_cfg
 
 from mmseg.apis.train import wrap_model
 from mmseg.models import build_train_model
-from mmseg.utils.config_checks import build_with_clear_errors
+from mmseg.apis.config_checks import build_with_clear_errors
 from mmseg.utils.errors import UserError
 
 PCPR_CONFIG = 'configs/pcpr/gtaHR2csHR_pcpr.py'

@@ -10,7 +10,7 @@ from copy import deepcopy
 import torch
 from mmcv.runner import get_dist_info
 
-from ...utils.config_checks import refuse_unknown_keys
+from ...utils.errors import refuse_unknown_keys
 from ...utils.errors import UserError
 from ..builder import UDA
 from ..losses.prototype_contrast import (proto_loss_weight, prototype_compactness_loss,

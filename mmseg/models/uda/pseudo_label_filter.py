@@ -266,7 +266,7 @@ class PseudoLabelFilter:
     @classmethod
     def from_cfg(cls, cfg: dict) -> 'PseudoLabelFilter':
         """Build from `uda.plf`; an unknown key is a UserError naming it and the known keys."""
-        from mmseg.utils.config_checks import refuse_unknown_keys
+        from mmseg.utils.errors import refuse_unknown_keys
         refuse_unknown_keys(cfg, inspect.signature(cls).parameters, 'uda.plf')
         return cls(**cfg)
 

@@ -7,7 +7,7 @@ import re
 import torch
 from mmcv.utils import Config
 
-from .errors import UserError
+from ..utils.errors import UserError
 
 # Python >= 3.10 names the class in the message ("DACS.__init__() got ..."); mmcv's registry
 # also prefixes it ("DACS: DACS.__init__() ...").
@@ -141,26 +141,6 @@ def check_override_keys(cfg, options: dict) -> None:
                 raise UserError(f'--cfg-options {dotted}: the config has no key {path!r}.{hint} '
                                 f'Keys of {".".join(parts[:depth])}: {", ".join(known)}')
             break
-
-
-def refuse_unknown_keys(section, known, where):
-    """Raise a UserError naming each key of the config dict `section` (found at the dotted
-    path `where`, e.g. 'uda.plf') that is not in `known`, with the closest known key, in the
-    style of the errors for unknown keyword arguments of registered classes."""
-    known = list(known)
-    unknown = [key for key in section if key not in known]
-    if not unknown:
-        return
-    hints = {key: difflib.get_close_matches(key, known, n=1) for key in unknown}
-    if len(unknown) == 1:
-        key, hint = unknown[0], hints[unknown[0]]
-        named = f"unknown config key '{where}.{key}'." + \
-            (f" Did you mean '{hint[0]}'?" if hint else '')
-    else:
-        named = 'unknown config keys ' + ', '.join(
-            f"'{where}.{key}'" + (f" (did you mean '{hints[key][0]}'?)" if hints[key] else '')
-            for key in unknown) + '.'
-    raise UserError(f'{named} Valid keys of {where}: {", ".join(known)}')
 
 
 def _registered_class(name):

@@ -13,7 +13,7 @@ import mmcv
 import numpy as np
 
 from .config_checks import build_with_clear_errors
-from .errors import UserError
+from ..utils.errors import UserError
 
 # Free disk space below which checkpoints and logs of a run may not fit (a MiT-B5 UDA
 # checkpoint holds student, teacher and ImageNet model).
