@@ -25,7 +25,8 @@ if __package__ in (None, ''):  # run as a script: make `tools` importable from t
 
 import numpy as np  # noqa: E402
 
-from tools.convert_datasets import cityscapes, gta, synthetic, synthia  # noqa: E402
+from tools.convert_datasets import cityscapes, gta, synthia  # noqa: E402
+from tools.synthetic import generate as synthetic  # noqa: E402
 from tools.convert_datasets.common import run_cli  # noqa: E402
 
 IMG_NORM_CFG = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)

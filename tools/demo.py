@@ -36,7 +36,7 @@ PROGRESS = re.compile(r'Iter \[(\d+)/(\d+)\].*?eta: ((?:\d+ days?, )?[\d:]+)')
 
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
-    """What tools/convert_datasets/synthetic.py generates; the stamp in the data root records it.
+    """What tools/synthetic/generate.py generates; the stamp in the data root records it.
 
     size is (H, W) of both domains; the demo configs resize to 128x256, so keep that shape.
     """
@@ -62,7 +62,8 @@ def prepare_data(root: str, spec: DataSpec, nproc: int = 2) -> None:
     without a stamp is never deleted.
     """
     from mmseg.utils.errors import UserError
-    from tools.convert_datasets import cityscapes, gta, synthetic
+    from tools.convert_datasets import cityscapes, gta
+    from tools.synthetic import generate as synthetic
 
     stamp_path = osp.join(root, STAMP_NAME)
     stamp = None

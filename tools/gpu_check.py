@@ -31,7 +31,7 @@ real command really failing: a command that reads a config gets an unregistered 
 (`--gpu-check-deliberate-failure`), and the check-only `memory` step fails its check. The other
 steps run as usual; the summary must name NAME as failed.
 
-Training data is the project's synthetic benchmark (tools/convert_datasets/synthetic.py and the
+Training data is the project's synthetic benchmark (tools/synthetic/generate.py and the
 real GTA/Cityscapes converters), written with the work dirs into a scratch folder (`--work`,
 default a temporary folder removed at the end unless `--keep-work`); the `.log.json` of every
 training run is copied to `$OUT/<step>.log.json`.
@@ -261,7 +261,7 @@ def data_commands(run: Run, name: str) -> List[Command]:
     root = run.data
     h, w = DATA['size']
     return [
-        Command([run.python, 'tools/convert_datasets/synthetic.py', str(root),
+        Command([run.python, 'tools/synthetic/generate.py', str(root),
                  '--num-source', str(DATA['num_source']),
                  '--num-target-train', str(DATA['num_target_train']),
                  '--num-target-val', str(DATA['num_target_val']),

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from tools.benchmark_synthetic import (early_late_mean, format_table, paired_difference,
+from tools.synthetic.benchmark import (early_late_mean, format_table, paired_difference,
                                        sample_stats, summarise)
 
 

@@ -1,4 +1,4 @@
-"""tools/pretrain_synthetic.py: a tiny run writes a SegFormer-format mit_b0 checkpoint that the
+"""tools/synthetic/pretrain.py: a tiny run writes a SegFormer-format mit_b0 checkpoint that the
 real `pretrained=` path loads strictly, and a rerun with the same settings is a no-op."""
 import os
 import subprocess
@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from mmseg.models.builder import BACKBONES
-from tools.pretrain_synthetic import standin_style
-from tools.convert_datasets import synthetic
+from tools.synthetic.pretrain import standin_style
+from tools.synthetic import generate as synthetic
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ['--iters', '2', '--batch-size', '1', '--num-train', '2', '--num-val', '1', '--crop',
@@ -18,7 +18,7 @@ TINY = ['--iters', '2', '--batch-size', '1', '--num-train', '2', '--num-val', '1
 
 def _pretrain(out):
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable, str(REPO / 'tools' / 'pretrain_synthetic.py'),
+    return subprocess.run([sys.executable, str(REPO / 'tools' / 'synthetic' / 'pretrain.py'),
                            '--out', str(out), *TINY], capture_output=True, text=True, cwd=REPO,
                           env=env, timeout=300)
 

@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from tools.convert_datasets import synthetic
+from tools.synthetic import generate as synthetic
 
 
 @pytest.fixture(scope='session')

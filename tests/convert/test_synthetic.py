@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from tools.convert_datasets import synthetic
+from tools.synthetic import generate as synthetic
 
 # Cityscapes label ids of the 19 train classes (road ... bicycle), from the published table.
 TRAIN_CLASS_LABEL_IDS = {7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33}

@@ -9,7 +9,7 @@ import cv2
 import pytest
 
 from mmseg.utils.errors import UserError
-from tools.benchmark_synthetic import summarise
+from tools.synthetic.benchmark import summarise
 from tools.demo import DataSpec, data_root_options, prepare_data, read_log
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,7 +5,8 @@ import pytest
 @pytest.fixture(scope='session')
 def demo_data(tmp_path_factory):
     """The synthetic GTA-like / Cityscapes-like benchmark, converted (12 + 6 + 1 images)."""
-    from tools.convert_datasets import cityscapes, gta, synthetic
+    from tools.convert_datasets import cityscapes, gta
+    from tools.synthetic import generate as synthetic
     root = tmp_path_factory.mktemp('demo_data')
     synthetic.main([str(root), '--num-source', '12', '--num-target-train', '6',
                     '--num-target-val', '1', '--size', '128', '256', '--seed', '0'])

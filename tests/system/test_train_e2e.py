@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.convert_datasets import cityscapes, gta, synthetic
+from tools.convert_datasets import cityscapes, gta
+from tools.synthetic import generate as synthetic
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -4,7 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools.convert_datasets import cityscapes, gta, synthetic
+from tools.convert_datasets import cityscapes, gta
+from tools.synthetic import generate as synthetic
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / 'configs/demo/pcpr_synthetic.py'

@@ -1,5 +1,5 @@
 # The synthetic domain-shift benchmark (docs/results/synthetic_benchmark.md): a GTA-like
-# source and a Cityscapes-like target written by tools/convert_datasets/synthetic.py in the
+# source and a Cityscapes-like target written by tools/synthetic/generate.py in the
 # real folder layouts, converted by the real converters. Images are 128x256 (H x W); crops 128x128.
 dataset_type = 'CityscapesDataset'
 data_root = 'data/demo/'

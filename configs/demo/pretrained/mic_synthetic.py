@@ -1,5 +1,5 @@
 # MIC(HRDA) on the pretrained synthetic benchmark (issue 12): the demo's MiT-B0 HRDA segmentor
-# starts from the ImageNet stand-in (tools/pretrain_synthetic.py: MiT-B0 pretrained on a third
+# starts from the ImageNet stand-in (tools/synthetic/pretrain.py: MiT-B0 pretrained on a third
 # synthetic look), and DAFormer/MIC's ImageNet feature distance is on, with that stand-in as the
 # frozen `imnet_model`. Other UDA settings: the demo's (alpha 0.99, 16 px MIC blocks).
 _base_ = ['../_base_/tiny_hrda.py', '../_base_/synthetic_data.py', '../_base_/mic_uda.py',

@@ -5,11 +5,11 @@ Why: the expected order source_only < mic <= pcpr < target_oracle
 seed) is a real, separate training run, and a method is compared with MIC seed by seed (the same
 seed = the same data order and init).
 
-    python tools/benchmark_synthetic.py --methods source_only,mic,pcpr,target_oracle \
+    python tools/synthetic/benchmark.py --methods source_only,mic,pcpr,target_oracle \
         --seeds 0,1,2 [--config-dir configs/demo/pretrained] [--out DIR] [--jobs 2]
 
 A method name M is the config <config-dir>/M_synthetic.py: configs/demo/pretrained/ (default)
-starts from the ImageNet stand-in (tools/pretrain_synthetic.py, run first and cached) with the
+starts from the ImageNet stand-in (tools/synthetic/pretrain.py, run first and cached) with the
 ImageNet feature distance on; configs/demo/ is the older from-scratch, 600-iteration variant.
 Each run is tools/train.py in a subprocess with its own work dir (<out>/runs/<method>_seed<k>)
 and `--seed k`; its final target val mIoU, PCPR's pseudo-label statistics and the teacher's
@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence
 
 if __package__ in (None, ''):  # run as a script: make `tools` importable from the repo root
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from tools.demo import (REPO_ROOT, DataSpec, data_root_options, log,  # noqa: E402
                         prepare_data, read_log, read_log_entries, schedule_options, train)
@@ -266,12 +266,12 @@ def prepare_pretrained(configs: Sequence[str]) -> None:
     """Run the ImageNet stand-in's pretraining (cached: a no-op when done) for every config
     whose `model.pretrained` is the stand-in's default checkpoint."""
     from mmseg.apis.config_checks import load_config
-    from tools import pretrain_synthetic
+    from tools.synthetic import pretrain
 
-    default = pretrain_synthetic.parse_args([]).out
+    default = pretrain.parse_args([]).out
     paths = {load_config(c).model.get('pretrained') for c in configs}
     if default in paths:
-        pretrain_synthetic.main(['--out', default])
+        pretrain.main(['--out', default])
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

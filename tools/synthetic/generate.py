@@ -13,7 +13,7 @@ not depend on global RNG state, call order or process count. Drawing is vectoris
 rasterised with cv2 into an instance map (H, W), and colours/textures are looked up per instance.
 
 CLI:
-    python tools/convert_datasets/synthetic.py OUT_ROOT --num-source 40 --num-target-train 40 \
+    python tools/synthetic/generate.py OUT_ROOT --num-source 40 --num-target-train 40 \
         --num-target-val 20 --size 128 256 --seed 0 [--synthia] [--shift-strength 0.6]
 """
 import argparse

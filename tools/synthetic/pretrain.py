@@ -8,7 +8,7 @@ Cityscapes-like target) with a throw-away dense head, and writes the backbone al
 SegFormer's raw key format (`patch_embed1.proj.weight`, `block1.0.attn.q.weight`, ...), so the
 real `pretrained=` loading path and the real feature distance (`imnet_model`) use it.
 
-    python tools/pretrain_synthetic.py [--out pretrained/mit_b0_synthetic.pth] [--iters 400]
+    python tools/synthetic/pretrain.py [--out pretrained/mit_b0_synthetic.pth] [--iters 400]
 
 Cached: `<out>.json` records the settings; a rerun with the same settings is a no-op. Seeded:
 the images come from the generator's per-image seeds and torch is seeded with --seed. Prints the
@@ -27,9 +27,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 if __package__ in (None, ''):  # run as a script: make `tools` importable from the repo root
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from tools.convert_datasets import synthetic  # noqa: E402
+from tools.synthetic import generate as synthetic  # noqa: E402
 
 # Domain code of the stand-in's per-image seeds (the generator's use 1..4).
 STANDIN, STANDIN_VAL = 11, 12
