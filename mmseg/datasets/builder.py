@@ -10,7 +10,7 @@ from mmcv.runner import get_dist_info
 from mmcv.utils import Registry, build_from_cfg
 from torch.utils.data import DataLoader, DistributedSampler
 
-from .collate import collate
+from ..utils.collate import collate
 
 DATASETS = Registry('dataset')
 PIPELINES = Registry('pipeline')

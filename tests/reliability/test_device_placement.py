@@ -14,7 +14,7 @@ from torch.utils.data._utils.pin_memory import pin_memory
 
 from mmseg.apis.train import place_model
 from mmseg.core.runner import rng
-from mmseg.datasets.collate import collate as pinnable_collate
+from mmseg.utils.collate import collate as pinnable_collate
 from mmseg.utils.device import ModelOnDevice, select_device, to_device, unwrap_model
 from mmseg.utils.errors import UserError
 from tools.train import set_randomness

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ...datasets.collate import collate
+from ...utils.collate import collate
 from .preemption import ignore_preemption_signals
 from .rng import preserved_rng, seed_all
 
