@@ -4,10 +4,10 @@ import pytest
 import torch
 import torchvision
 
-
-from dlv2_helpers import DEEPLAB, NARROW, key_shape_digest
 from mmseg.models import build_backbone
 from mmseg.utils.errors import UserError
+
+from models_helpers import DEEPLAB, NARROW, key_shape_digest
 
 # Parameter count, state-dict entries and key/shape digest of MIC's own backbones, measured by
 # building MIC's seg/mmseg (mmseg 0.16 ResNet) on this stack in a temporary folder outside the

@@ -8,7 +8,8 @@ from PIL import Image
 from mmseg.models.builder import HEADS, build_segmentor
 from mmseg.models.segmentors.encoder_decoder import slide_windows
 from mmseg.models.utils.crop_box import get_crop_bbox
-from tiny_models import MIT_B5_CHANNELS, encoder_decoder, hrda
+
+from models_helpers import MIT_B5_CHANNELS, encoder_decoder, hrda
 
 
 def metas(n, size, flip=False):

@@ -7,7 +7,8 @@ import torch
 from mmseg.models.builder import build_segmentor
 from mmseg.utils.checkpoint import load_segmentor_checkpoint, safe_load
 from mmseg.utils.errors import UserError
-from tiny_models import encoder_decoder, hrda
+
+from models_helpers import encoder_decoder, hrda
 
 MIC_META = dict(  # the value types of a MIC run's meta (mmcv's save_checkpoint + MIC's train.py)
     mmcv_version='1.3.7', time='Mon Jan  3 10:00:00 2022', iter=40000, epoch=1,

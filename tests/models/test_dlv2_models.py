@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from mmcv import Config
 
-
-from dlv2_helpers import NARROW, key_shape_digest
 from mmseg.models import build_head, build_segmentor
+
+from models_helpers import NARROW, key_shape_digest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = os.path.join(REPO, 'configs', '_base_', 'models')

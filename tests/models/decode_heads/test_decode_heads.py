@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from mmseg.models.builder import build_head
-from tiny_models import MIT_B0_CHANNELS, MIT_B5_CHANNELS, NORM_CFG, daformer_head
+
+from models_helpers import MIT_B0_CHANNELS, MIT_B5_CHANNELS, NORM_CFG, daformer_head
 
 BN = ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
 
