@@ -6,10 +6,12 @@ import torch
 from mmcv import Config
 from mmcv.runner import build_optimizer
 
-from dlv2_helpers import NARROW, uda_batch
 from mmseg.models import build_train_model
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from models_helpers import NARROW, uda_batch
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))  # tests/<a>/<b>/ -> the repository
 
 
 def narrow_uda_cfg(name: str) -> Config:

@@ -14,10 +14,11 @@ import pytest
 import torch
 from mmcv.runner import build_optimizer
 from mmcv.runner.checkpoint import get_state_dict, weights_to_cpu
-from uda_helpers import batch, build, seed_all, tiny_cfg
 
 from mmseg.core.runner.iter_based_runner import SafeIterBasedRunner
 from mmseg.utils.errors import UserError
+
+from uda_helpers import batch, build, seed_all, tiny_cfg
 
 STAGES = range(1, 5)
 # MIC's MixVisionTransformer.__init__: the four patch embeddings, then block/norm per stage.

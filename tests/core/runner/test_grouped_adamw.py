@@ -7,8 +7,9 @@ import pytest
 import torch
 from mmcv.runner import OPTIMIZERS, build_optimizer
 
-from conftest import build_tiny_uda
 from mmseg.core.runner.grouped_adamw import GroupedAdamW, merge_equal_groups
+
+from uda_helpers import build_tiny_uda
 
 # MIC's AdamW: lr x10 for the head, no decay for norms and position blocks.
 MIC_OPTIMIZER = dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01,

@@ -6,8 +6,9 @@ import torch
 from mmcv.runner import build_optimizer
 from mmcv.utils import Config
 
-from conftest import build_tiny_uda
 from mmseg.apis.performance import configure_performance, segmentors_of
+
+from uda_helpers import build_tiny_uda
 
 
 def _student_and_copy():

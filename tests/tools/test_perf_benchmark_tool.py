@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from tools_helpers import REPO
 
 CONFIG = 'configs/pcpr/gtaHR2csHR_pcpr.py'
 KEYS = {'device', 'dtype', 'mixed_precision', 's_per_iter', 's_per_iter_min', 's_per_iter_max',

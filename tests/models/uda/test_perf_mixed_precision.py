@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import build_tiny_uda, random_batch
+from uda_helpers import build_tiny_uda, random_batch
 
 # bf16 keeps 8 mantissa bits (relative step 2^-8 = 0.4%); the per-pixel cross-entropy means of a
 # randomly initialised network (~ln 19 = 2.94) agree to well within 2% after one step.

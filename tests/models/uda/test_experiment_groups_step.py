@@ -12,12 +12,14 @@ import re
 import pytest
 import torch
 from mmcv import Config
-from uda_helpers import batch, build, seed_all, tiny_cfg
 
 import experiments
 from experiments import generate_experiment_cfgs
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from uda_helpers import batch, build, seed_all, tiny_cfg
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))  # tests/<a>/<b>/ -> the repository
 
 
 def settings_of(exp_id):

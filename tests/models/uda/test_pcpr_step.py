@@ -3,12 +3,13 @@ import copy
 
 import pytest
 import torch
-from uda_helpers import batch, build, seed_all, student_grads, tiny_cfg
 
 from mmseg.apis.train import wrap_model
 from mmseg.models import build_train_model
 from mmseg.apis.config_checks import build_with_clear_errors
 from mmseg.utils.errors import UserError
+
+from uda_helpers import batch, build, seed_all, student_grads, tiny_cfg
 
 PCPR_CONFIG = 'configs/pcpr/gtaHR2csHR_pcpr.py'
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import build_tiny_uda, random_batch, tiny_cfg
 from mmseg.models.builder import build_train_model
 from mmseg.models.segmentors.encoder_decoder import slide_windows, windows_cover
+
+from uda_helpers import build_tiny_uda, random_batch, tiny_pcpr_cfg
 
 
 def _source_grads(joint_fdist_backward):
@@ -87,7 +88,7 @@ def test_source_graph_is_freed_before_the_teacher_pass(model_type):
     """MIC deletes the source loss after its backward; a retained source graph would keep the
     source pass's activations (GBs at full size) through the teacher, mixed and masked
     passes."""
-    cfg = tiny_cfg()
+    cfg = tiny_pcpr_cfg()
     if model_type == 'DACS':
         cfg.uda.type = 'DACS'
         del cfg.uda['plf'], cfg.uda['fpc']
