@@ -14,9 +14,10 @@ from mmcv.runner import HOOKS, Hook
 
 from mmseg.core.runner.checkpoint_files import is_complete_checkpoint
 from mmseg.core.runner.preemption import Preempted, PreemptionWatch, ignore_preemption_signals
-from reliability_helpers import (CONFIG, assert_same_training_state, demo_options, free_port,
-                                 slurm_env, subprocess_env, train_command)
 from tools.train import main as train_main
+
+from runner_helpers import (CONFIG, assert_same_training_state, demo_options, free_port,
+                            slurm_env, subprocess_env, train_command)
 
 N = 6
 STOPPED = re.compile(r'^(SIG\w+) received: stopped after iteration (\d+), checkpoint (\S+); '

@@ -8,8 +8,9 @@ import torch
 from mmseg.core.runner.checkpoint_files import (atomic_save, find_latest_checkpoint,
                                                 prune_checkpoints)
 from mmseg.utils.errors import UserError
-from reliability_helpers import CONFIG, demo_options
 from tools.train import main as train_main
+
+from runner_helpers import CONFIG, demo_options
 
 
 class NotAWeight:

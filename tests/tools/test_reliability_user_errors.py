@@ -10,9 +10,10 @@ from PIL import Image
 
 from mmseg.models.uda.uda_decorator import UDADecorator
 from mmseg.utils.errors import UserError
-from reliability_helpers import CONFIG, REPO, demo_options, subprocess_env, train_command
 from tools.train import cli as train_cli
 from tools.train import main as train_main
+
+from runner_helpers import CONFIG, REPO, demo_options, subprocess_env, train_command
 
 
 def train(work_dir, *args):

@@ -8,8 +8,9 @@ import torch
 
 from mmseg.core.runner import launch
 from mmseg.utils.errors import UserError
-from reliability_helpers import (CONFIG, REPO, TORCH_VARIABLES, demo_options, free_port,
-                                 slurm_env, train_command)
+
+from runner_helpers import (CONFIG, REPO, TORCH_VARIABLES, demo_options, free_port,
+                            slurm_env, train_command)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from reliability_helpers import CONFIG, TRAIN, demo_options, free_port, subprocess_env
+from runner_helpers import CONFIG, TRAIN, demo_options, free_port, subprocess_env
 
 DUMP_HOOK = '''
 import logging

@@ -6,8 +6,8 @@ import time
 import pytest
 import torch
 
-from reliability_helpers import (CONFIG, assert_same_training_state, demo_options, logged_losses,
-                                 subprocess_env, train_command)
+from runner_helpers import (CONFIG, assert_same_training_state, demo_options, logged_losses,
+                            subprocess_env, train_command)
 
 N = 4
 STALL_HOOK = '''

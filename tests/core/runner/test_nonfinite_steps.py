@@ -7,8 +7,9 @@ import torch
 from mmseg.core.runner.nonfinite import losses_finite
 from mmseg.models.uda.uda_decorator import UDADecorator
 from mmseg.utils.errors import UserError
-from reliability_helpers import CONFIG, demo_options
 from tools.train import main as train_main
+
+from runner_helpers import CONFIG, demo_options
 
 
 def test_feature_distance_nan_alone_is_not_a_bad_step():

@@ -9,7 +9,8 @@ import sys
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))  # tests/<a>/<b>/ -> the repository
 CONFIG = osp.join(REPO, 'configs', 'demo', 'pcpr_synthetic.py')
 TRAIN = osp.join(REPO, 'tools', 'train.py')
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from reliability_helpers import CONFIG, REPO, TRAIN, demo_options, subprocess_env
+from runner_helpers import CONFIG, REPO, TRAIN, demo_options, subprocess_env
 
 pytestmark = pytest.mark.slow
 NO_MMCV_SCATTER = '''
