@@ -11,7 +11,7 @@ from mmseg.datasets import build_dataloader
 from mmseg.utils import get_root_logger
 from mmseg.utils.device import ModelOnDevice
 
-from system_helpers import FixedPredictor, H, W, miou_by_loop, val_dataset, write_cityscapes_val
+from apis_helpers import FixedPredictor, H, W, miou_by_loop, val_dataset, write_cityscapes_val
 
 
 class TrainableFixedPredictor(FixedPredictor):

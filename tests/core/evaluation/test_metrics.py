@@ -4,11 +4,12 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from data_helpers import write_label, write_rgb
 
 from mmseg.core.evaluation import (SYNTHIA_CLASS_SUBSETS, class_subset_metrics, eval_metrics,
                                    intersect_and_union, pre_eval_to_metrics)
 from mmseg.datasets import CustomDataset
+
+from datasets_helpers import write_label, write_rgb
 
 # Hand-made case with 5 classes: class 1 is in the GT but never predicted (IoU 0), class 3 is in
 # neither (NaN, excluded from the means), class 2 is over-predicted; one GT pixel is ignored.

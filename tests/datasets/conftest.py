@@ -1,6 +1,7 @@
 """Fixtures: tiny GTA- and Cityscapes-layout datasets in tmp_path."""
 import pytest
-from data_helpers import make_cityscapes, make_gta
+
+from datasets_helpers import make_cityscapes, make_gta
 
 
 @pytest.fixture

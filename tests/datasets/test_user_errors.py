@@ -4,10 +4,11 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from data_helpers import train_pipeline, write_label, write_rgb
 
 from mmseg.datasets import GTADataset
 from mmseg.utils.errors import UserError
+
+from datasets_helpers import train_pipeline, write_label, write_rgb
 
 
 def _gta(root, **kw):

@@ -18,9 +18,9 @@ from mmseg.utils.device import ModelOnDevice
 from mmseg.utils.errors import UserError
 from tools.test import cli, main, update_legacy_cfg
 
-from system_helpers import (REPO, FixedPredictor, H, W, miou_by_loop, multi_gpu_worker,
-                            save_uda_checkpoint, val_dataset, write_cityscapes_val,
-                            write_tiny_config)
+from apis_helpers import (REPO, FixedPredictor, H, W, miou_by_loop, multi_gpu_worker,
+                          save_uda_checkpoint, val_dataset, write_cityscapes_val,
+                          write_tiny_config)
 
 
 def _labels():

@@ -1,11 +1,12 @@
 """UDADataset: index mapping and the item/batch layout (the keys the UDA step reads)."""
 import numpy as np
 import torch
-from data_helpers import make_cityscapes, make_gta, train_pipeline
 from mmcv.parallel import collate
 
 from mmseg.datasets import build_dataloader, build_dataset
 from mmseg.datasets.pipelines.formatting import DEFAULT_META_KEYS
+
+from datasets_helpers import make_cityscapes, make_gta, train_pipeline
 
 
 def _uda_cfg(tmp_path, target_collect=('img',), target_pipeline_ann=False, **extra):

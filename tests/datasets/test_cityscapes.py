@@ -4,11 +4,12 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from data_helpers import NORM, make_cityscapes, write_label, write_rgb
 from PIL import Image
 
 from mmseg.datasets import ACDCDataset, CityscapesDataset, build_dataset
 from mmseg.utils.errors import UserError
+
+from datasets_helpers import NORM, make_cityscapes, write_label, write_rgb
 
 MARGINS = [2, 4, 3, 1]  # top, bottom, left, right
 

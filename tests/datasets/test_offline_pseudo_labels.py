@@ -4,10 +4,11 @@ import shutil
 
 import numpy as np
 import pytest
-from data_helpers import make_cityscapes, make_gta, train_pipeline, write_label
 
 from mmseg.datasets import build_dataset
 from mmseg.utils.errors import UserError
+
+from datasets_helpers import make_cityscapes, make_gta, train_pipeline, write_label
 
 LABEL_DIR = osp.join('gtFine', 'train')
 

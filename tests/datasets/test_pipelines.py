@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 import torch
-from data_helpers import write_label, write_rgb
 
 from mmseg.datasets.pipelines import (Collect, Compose, DefaultFormatBundle, LoadAnnotations,
                                       LoadImageFromFile, MultiScaleFlipAug, Normalize, Pad,
                                       RandomCrop, RandomFlip, Resize)
 from mmseg.datasets.pipelines.formatting import DEFAULT_META_KEYS
+
+from datasets_helpers import write_label, write_rgb
 
 
 def _loaded(tmp_path, rgb, label=None):

@@ -97,7 +97,7 @@ def test_min_crop_ratio_zero_loads_once(tmp_path):
 
 
 def test_rcs_without_stats_names_file_and_converter(gta_root):
-    from data_helpers import train_pipeline
+    from datasets_helpers import train_pipeline
     source = GTADataset(pipeline=train_pipeline(), data_root=gta_root, img_dir='images',
                         ann_dir='labels')
     with pytest.raises(UserError, match=r'sample_class_stats\.json.*tools/convert_datasets/gta'):
