@@ -10,7 +10,8 @@ from PIL import Image
 
 from mmseg.apis.config_checks import load_config
 from mmseg.apis.setup_check import check_setup
-from tools_user_helpers import DEMO_CONFIG, REPO, data_options, run_tool
+
+from tools_helpers import DEMO_CONFIG, REPO, data_options, run_tool
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from tools.gpu_check import STEP_NAMES, select_steps
-from tools_user_helpers import REPO
+
+from tools_helpers import REPO
 
 SCRIPT = REPO / 'tools' / 'gpu_check.sh'
 

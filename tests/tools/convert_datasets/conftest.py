@@ -1,17 +1,15 @@
+"""Fixtures of the converter tests (this `synthetic_root` overrides tests/tools')."""
 import shutil
 
 import pytest
 
-from tools.synthetic import generate as synthetic
+from synthetic_helpers import make_small_synthetic
 
 
 @pytest.fixture(scope='session')
 def synthetic_root(tmp_path_factory):
     """One small generated data set (9 images per domain: one full FORCED_CYCLE), read-only."""
-    root = tmp_path_factory.mktemp('synthetic')
-    synthetic.generate(str(root), num_source=9, num_target_train=9, num_target_val=2,
-                       size=(64, 128), seed=0, synthia=True, num_synthia=6)
-    return root
+    return make_small_synthetic(tmp_path_factory.mktemp('synthetic'))
 
 
 @pytest.fixture

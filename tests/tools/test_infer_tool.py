@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from tools.infer import collect_inputs
-from tools_user_helpers import run_tool
+
+from tools_helpers import run_tool
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from mmseg.models.builder import BACKBONES
 from tools.synthetic.pretrain import standin_style
 from tools.synthetic import generate as synthetic
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TINY = ['--iters', '2', '--batch-size', '1', '--num-train', '2', '--num-val', '1', '--crop',
         '64', '--size', '64', '128']
 

@@ -1,6 +1,6 @@
 import pytest
 
-from tools_user_helpers import make_synthetic_data, train_tiny
+from tools_helpers import make_synthetic_data, train_tiny
 
 
 @pytest.fixture(scope='session')

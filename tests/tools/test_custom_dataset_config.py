@@ -6,7 +6,8 @@ import pytest
 from mmcv import Config
 
 from mmseg.apis.setup_check import check_setup
-from tools_user_helpers import REPO
+
+from tools_helpers import REPO
 
 CUSTOM = 'configs/custom/mysrcHR2mytrgHR_mic_hrda.py'
 
