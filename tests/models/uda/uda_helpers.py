@@ -1,5 +1,4 @@
-"""Tiny versions of the shipped MIC(HRDA)/PCPR configs and a synthetic UDA batch; the tiny demo
-PCPR(MIC-HRDA) model and random batch of the performance tests."""
+"""Tiny versions of the shipped MIC(HRDA)/PCPR configs and a synthetic UDA batch."""
 import copy
 import logging
 import os.path as osp
@@ -75,9 +74,8 @@ def student_grads(model):
             if p.grad is not None}
 
 
-# The performance tests' model: configs/demo/pcpr_synthetic.py, thinned --------------------
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))  # tests/<a>/<b>/ -> the repository
+# The performance tests' tiny model and batch.
+REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..'))
 DEMO_PCPR = osp.join(REPO, 'configs', 'demo', 'pcpr_synthetic.py')
 
 # The demo PCPR config (MiT-B0 HRDA, PLF, FPC, MIC) thinned to 32 channels and 64 px crops,
