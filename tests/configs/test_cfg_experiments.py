@@ -4,9 +4,10 @@ import os
 import pytest
 from mmcv import Config
 
-from cfg_helpers import CONFIGS, REPO, load
 from experiments import generate_experiment_cfgs
 from mmseg.utils.errors import UserError
+
+from configs_helpers import CONFIGS, REPO, load
 
 
 def resolve(cfg: dict, tmp_path) -> dict:

@@ -5,7 +5,7 @@ import os
 import pytest
 
 import cfg_expected_facts as facts
-from cfg_helpers import CONFIGS, REPO, load, resolved
+from configs_helpers import CONFIGS, REPO, load, resolved
 
 SHIPPED = sorted(
     os.path.relpath(p, REPO)

@@ -5,9 +5,10 @@ import sys
 
 import pytest
 
-from cfg_helpers import REPO
 from mmseg.utils.errors import UserError
 from tools import print_config
+
+from configs_helpers import REPO
 
 SCRIPT = os.path.join(REPO, 'tools', 'print_config.py')
 PCPR_GTA = os.path.join(REPO, 'configs', 'pcpr', 'gtaHR2csHR_pcpr.py')
