@@ -26,9 +26,8 @@ TINY_SEGMENTOR = dict(
 
 
 def run_in_two_processes(fn, tmp_path, *args):
-    # Forked, not spawned: the children need not import torch and mmseg again.
-    mp.start_processes(_init_and_run, args=(fn, str(tmp_path / 'rendezvous'), args), nprocs=2,
-                       start_method='fork')
+    # Spawned, not forked: a fork inherits whatever earlier tests left in this process.
+    mp.spawn(_init_and_run, args=(fn, str(tmp_path / 'rendezvous'), args), nprocs=2)
 
 
 def _init_and_run(rank, fn, rendezvous, args):
