@@ -222,6 +222,19 @@ def test_several_nested_key_typos_are_named_in_one_error():
         build_with_clear_errors(build_train_model, cfg, 'model/uda')
 
 
+def test_a_typo_in_uda_fpc_is_one_error_naming_the_key_and_every_valid_key():
+    cfg = tiny_cfg(PCPR_CONFIG)
+    cfg.uda.fpc.update(num_protoypes=3)
+    valid = ('proj_dim, proto_scale, label_min_ratio, reliable_weight, max_samples, max_views, '
+             'min_views, num_prototypes, sinkhorn_iters, sinkhorn_epsilon, proto_momentum, '
+             'temperature, lambda_cont, lambda_cons, proto_start_iter, proto_rampup_iters, '
+             'granularity, region_min_area, max_regions')
+    with pytest.raises(UserError) as err:
+        build_with_clear_errors(build_train_model, cfg, 'model/uda')
+    assert str(err.value) == ("unknown config key 'uda.fpc.num_protoypes'. Did you mean "
+                              f"'num_prototypes'? Valid keys of uda.fpc: {valid}")
+
+
 def test_unknown_granularity_is_one_clear_error():
     with pytest.raises(UserError, match="granularity must be 'pixel' or 'region'"):
         build(tiny_cfg(PCPR_CONFIG, fpc=dict(granularity='segment')))
