@@ -82,7 +82,7 @@ def test_pcpr_logs_pseudo_label_accuracy_when_target_labels_are_given(pcpr_model
     seed_all()
     logs = model.forward_train(**data)
     # The teacher (BN on batch statistics, no dropout) gives the same logits again.
-    fused = model.teacher_predict(data['target_img'], data['target_img_metas'])['fused']
+    fused = model.teacher_predict(data['target_img'], data['target_img_metas']).fused
     labelled = gt[:, 0] != 255
     expected = (fused.argmax(1) == gt[:, 0])[labelled].float().mean()
     torch.testing.assert_close(logs['plf.acc_before'], expected)

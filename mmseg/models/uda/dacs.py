@@ -29,6 +29,7 @@ from ..utils.dict_prefix import add_prefix
 from ..utils.feature_distance import feature_distance_mask, masked_feat_dist
 from ..utils.visualization import save_debug_grid
 from .ema import step_ema
+from .handoffs import MixedBatch, PseudoLabels, TeacherOutput
 from .masking_consistency_module import MaskingConsistencyModule
 from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
                             pseudo_label_from_logits)
@@ -195,18 +196,16 @@ class DACS(UDADecorator):
         disable_stochastic_layers(teacher)
         with torch.no_grad(), self.autocast(target_img.device):
             logits = teacher.generate_pseudo_label(target_img, target_img_metas)
-        return dict(fused=logits.float())
+        return TeacherOutput(fused=logits.float())
 
     def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None,
                            offline_pl=None):
         """Step 3b: pseudo-label and per-pixel weight (confidence quality, valid region).
 
         `offline_pl` (the target's offline pseudo-labels, dataset `pl_dir`) is PCPR's filter
-        input; MIC has none and ignores it. Returns a dict with `label` (B, H, W), `weight`
-        (B, H, W) for the mixed pass,
-        `masked_label`/`masked_weight` for the MIC pass and `log_vars`.
+        input; MIC has none and ignores it.
         """
-        prob, label = pseudo_label_from_logits(teacher_out['fused'])
+        prob, label = pseudo_label_from_logits(teacher_out.fused)
         quality = confidence_quality(prob, self.pseudo_threshold)
         weight = quality * torch.ones_like(prob)
         weight = filter_valid_pseudo_region(weight, valid_pseudo_mask, self.psweight_ignore_top,
@@ -216,8 +215,8 @@ class DACS(UDADecorator):
             gt = target_gt.reshape(label.shape)
             labelled = gt != 255
             log_vars['pl.acc'] = ((label == gt) & labelled).sum() / labelled.sum().clamp_min(1)
-        return dict(label=label, weight=weight, masked_label=label, masked_weight=weight,
-                    confidence=prob, log_vars=log_vars)
+        return PseudoLabels(label=label, weight=weight, masked_label=label, masked_weight=weight,
+                            confidence=prob, log_vars=log_vars)
 
     def class_mix(self, img, gt_semantic_seg, target_img, pseudo_label, pseudo_weight, params):
         """Step 4a: paste half of the source classes onto the target, then augment strongly."""
@@ -235,13 +234,12 @@ class DACS(UDADecorator):
             mixed_img.append(mix_img)
             mixed_lbl.append(mix_lbl)
             mixed_weight.append(mix_weight.reshape(pseudo_weight.shape[1:]))
-        return dict(img=torch.cat(mixed_img), label=torch.cat(mixed_lbl).long(),
-                    weight=torch.stack(mixed_weight), masks=masks)
+        return MixedBatch(img=torch.cat(mixed_img), label=torch.cat(mixed_lbl).long(),
+                          weight=torch.stack(mixed_weight), masks=masks)
 
     def mix_pass(self, mixed, img_metas, pseudo):
         """Step 4b: student on the mixed image, CE weighted per pixel."""
-        return self.student_forward(mixed['img'], img_metas, mixed['label'],
-                                    seg_weight=mixed['weight'])
+        return self.student_forward(mixed.img, img_metas, mixed.label, seg_weight=mixed.weight)
 
     # ------------------------------------------------------------------ the iteration
     def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
@@ -277,15 +275,15 @@ class DACS(UDADecorator):
         # the teacher, mixed and masked passes allocate their activations.
         del src_feat, src_losses, src_loss
 
-        pseudo = dict(masked_label=None, masked_weight=None)
+        pseudo = mixed = None
         if not self.source_only:
             teacher_out = self.teacher_predict(target_img, target_img_metas)
             pseudo = self.make_pseudo_labels(teacher_out, valid_pseudo_mask,
                                              target_gt_semantic_seg, pl)
-            log_vars.update(pseudo['log_vars'])
+            log_vars.update(pseudo.log_vars)
 
-            mixed = self.class_mix(img, gt_semantic_seg, target_img, pseudo['label'],
-                                   pseudo['weight'], params)
+            mixed = self.class_mix(img, gt_semantic_seg, target_img, pseudo.label, pseudo.weight,
+                                   params)
             mix_loss, mix_log = parse_losses(add_prefix(self.mix_pass(mixed, img_metas, pseudo),
                                                         'mix'))
             log_vars.update(mix_log)
@@ -293,9 +291,11 @@ class DACS(UDADecorator):
 
         if self.enable_masking:
             with self.autocast(img.device):
-                masked_losses = self.mic(self.get_model(), img, img_metas, gt_semantic_seg,
-                                         target_img, target_img_metas, valid_pseudo_mask,
-                                         pseudo['masked_label'], pseudo['masked_weight'])
+                masked_losses = self.mic(
+                    self.get_model(), img, img_metas, gt_semantic_seg, target_img,
+                    target_img_metas, valid_pseudo_mask,
+                    pseudo.masked_label if pseudo is not None else None,
+                    pseudo.masked_weight if pseudo is not None else None)
             masked_loss, masked_log = parse_losses(add_prefix(masked_losses, 'masked'))
             log_vars.update(masked_log)
             self.backward(masked_loss)
@@ -317,11 +317,11 @@ class DACS(UDADecorator):
             row = [('Source Image', denorm(img[j:j + 1], mean, std)[0]),
                    ('Source Seg GT', gt_semantic_seg[j, 0]),
                    ('Target Image', denorm(target_img[j:j + 1], mean, std)[0]),
-                   ('Target Pseudo Label', pseudo['label'][j]),
-                   ('Pseudo Weight', pseudo['weight'][j]),
-                   ('Mixed Image', denorm(mixed['img'][j:j + 1], mean, std)[0]),
-                   ('Mixed Label', mixed['label'][j, 0]),
-                   ('Domain Mask', mixed['masks'][j][0, 0].float())]
+                   ('Target Pseudo Label', pseudo.label[j]),
+                   ('Pseudo Weight', pseudo.weight[j]),
+                   ('Mixed Image', denorm(mixed.img[j:j + 1], mean, std)[0]),
+                   ('Mixed Label', mixed.label[j, 0]),
+                   ('Domain Mask', mixed.masks[j][0, 0].float())]
             if masked_img is not None:
                 row.append(('Masked Image', denorm(masked_img[j:j + 1], mean, std)[0]))
             if fdist_mask is not None:

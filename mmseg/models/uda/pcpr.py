@@ -15,6 +15,7 @@ from ..builder import UDA
 from ..utils.hr_crop_policy import (HR_CROP_POLICIES, SMALL_THING_CLASSES, entropy_map,
                                     thing_map)
 from .dacs import DACS
+from .handoffs import DecoderFeatures, PseudoLabels, TeacherOutput
 from .prototype_learner import PrototypeLearner
 from .pseudo_label_filter import PseudoLabelFilter
 from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
@@ -76,33 +77,35 @@ class PCPR(DACS):
         disable_stochastic_layers(teacher)
         with torch.no_grad(), self.autocast(target_img.device):
             scales = teacher.encode_decode_scales(target_img, target_img_metas)
-        return {k: (v.float() if v is not None else None) for k, v in scales.items()}
+        return TeacherOutput(**{k: (v.float() if v is not None else None)
+                                for k, v in scales.items()})
 
     def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None,
                            offline_pl=None):
         if self.plf is None:
             pseudo = super().make_pseudo_labels(teacher_out, valid_pseudo_mask, target_gt)
-            pseudo['reliability'] = torch.ones_like(pseudo['confidence'])
-            pseudo['teacher'] = teacher_out
+            pseudo.reliability = torch.ones_like(pseudo.confidence)
+            pseudo.teacher = teacher_out
             return pseudo
-        prob, label = pseudo_label_from_logits(teacher_out['fused'])
+        prob, label = pseudo_label_from_logits(teacher_out.fused)
         quality = confidence_quality(prob, self.pseudo_threshold)
         valid = filter_valid_pseudo_region(torch.ones_like(prob), valid_pseudo_mask,
                                            self.psweight_ignore_top, self.psweight_ignore_bottom)
         proto_scores = None
         if self.plf.proto_agreement is not None:
-            proto_scores = self.teacher_prototype_scores(teacher_out['lr_feat'], prob.shape[-2:])
-        out = self.plf(teacher_out['fused'], teacher_out.get('lr'), teacher_out.get('hr'),
+            proto_scores = self.teacher_prototype_scores(teacher_out.lr_feat, prob.shape[-2:])
+        out = self.plf(teacher_out.fused, teacher_out.lr, teacher_out.hr,
                        quality, valid_region=valid, gt=target_gt, pseudo=(prob, label),
                        offline_pl=offline_pl, proto_scores=proto_scores)
         if self.plf.plf_on_masked:
             masked_label, masked_weight = out.pseudo_label, out.pseudo_weight
         else:
             masked_label, masked_weight = label, quality * valid
-        return dict(label=out.pseudo_label, weight=out.pseudo_weight, masked_label=masked_label,
-                    masked_weight=masked_weight, confidence=out.maps['confidence'],
-                    reliability=out.maps['reliability'], maps=out.maps, teacher=teacher_out,
-                    log_vars=out.stats)
+        return PseudoLabels(label=out.pseudo_label, weight=out.pseudo_weight,
+                            masked_label=masked_label, masked_weight=masked_weight,
+                            confidence=out.maps['confidence'], log_vars=out.stats,
+                            reliability=out.maps['reliability'], maps=out.maps,
+                            teacher=teacher_out)
 
     def teacher_prototype_scores(self, lr_feat, size):
         """(B, C, H, W) similarity of the teacher's embedding (its EMA projection head on its
@@ -135,21 +138,21 @@ class PCPR(DACS):
             return super().source_pass(img, img_metas, gt_semantic_seg)
         losses = self.student_forward(img, img_metas, gt_semantic_seg,
                                       return_feat=self.enable_fdist, return_decoder_feat=True)
-        decoder_feat = losses.pop('decoder_feat')
+        decoder_feat = DecoderFeatures(**losses.pop('decoder_feat'))
         losses.update({f'src.{k}': v for k, v in
                        self.prototype_losses(decoder_feat, gt_semantic_seg).items()})
         return losses, losses.pop('features', None)
 
     def mix_pass(self, mixed, img_metas, pseudo):
-        from_target = torch.stack([1 - m.reshape(m.shape[-2:]) for m in mixed['masks']])
-        self.place_next_hr_crop(mixed['label'], from_target, pseudo['teacher']['fused'])
+        from_target = torch.stack([1 - m.reshape(m.shape[-2:]) for m in mixed.masks])
+        self.place_next_hr_crop(mixed.label, from_target, pseudo.teacher.fused)
         if self.fpc is None:
             return super().mix_pass(mixed, img_metas, pseudo)
-        losses = self.student_forward(mixed['img'], img_metas, mixed['label'],
-                                      seg_weight=mixed['weight'], return_decoder_feat=True)
-        decoder_feat = losses.pop('decoder_feat')
-        reliable_label = self.fpc.reliable_labels(mixed['label'], pseudo['reliability'],
-                                                  pseudo['confidence'], from_target,
+        losses = self.student_forward(mixed.img, img_metas, mixed.label,
+                                      seg_weight=mixed.weight, return_decoder_feat=True)
+        decoder_feat = DecoderFeatures(**losses.pop('decoder_feat'))
+        reliable_label = self.fpc.reliable_labels(mixed.label, pseudo.reliability,
+                                                  pseudo.confidence, from_target,
                                                   self.pseudo_threshold)
         losses.update(self.prototype_losses(decoder_feat, reliable_label))
         return losses
@@ -180,15 +183,16 @@ class PCPR(DACS):
                                   params)
         if self.plf is None:
             return rows
-        teacher, maps = pseudo['teacher'], pseudo['maps']
+        teacher, maps = pseudo.teacher, pseudo.maps
         for j, row in enumerate(rows):
             for name in ('lr', 'hr'):
-                if teacher.get(name) is not None:
-                    row.append((f'Teacher {name.upper()}', teacher[name][j].argmax(0)))
+                logits = getattr(teacher, name)
+                if logits is not None:
+                    row.append((f'Teacher {name.upper()}', logits[j].argmax(0)))
             row += [('Consistency', maps['m_cons'][j]), ('Edge Prob.', maps['edge_prob'][j])]
             if 'm_proto' in maps:
                 row.append(('Proto. Agreement', maps['m_proto'][j]))
-            row.append(('Filtered PL', pseudo['label'][j]))
+            row.append(('Filtered PL', pseudo.label[j]))
         counts = self.fpc.anchor_counts() if self.fpc is not None else None
         if counts is not None:
             rows[0].append(('Anchors per class (0..C-1)', counts[None],

@@ -15,6 +15,7 @@ from ...utils.config_checks import refuse_unknown_keys
 from ...utils.errors import UserError
 from ..losses.prototype_contrast import (proto_loss_weight, prototype_compactness_loss,
                                          prototype_contrast_loss)
+from .handoffs import DecoderFeatures
 from .prototypes import (ANCHOR_STREAM, PrototypeMemory, denoise_labels, downscale_labels,
                          own_seed, sample_anchors)
 from .region_prototypes import region_anchors
@@ -115,25 +116,25 @@ class PrototypeLearner:
         return denoise_labels(label, reliability, confidence, from_target, self.reliable_weight,
                               pseudo_threshold)
 
-    def feature_views(self, decoder_feat: Dict[str, Tensor], label: Tensor
+    def feature_views(self, decoder_feat: DecoderFeatures, label: Tensor
                       ) -> List[Tuple[Tensor, Tensor, Tensor]]:
         """(features, logits, label) per scale of `proto_scale` (HR: the detail crop)."""
         views = []
         for scale in self.scales:
-            feat = decoder_feat.get(scale)
+            feat = getattr(decoder_feat, scale)
             if feat is None:
                 if scale == 'hr':
                     raise UserError("uda.fpc.proto_scale='hr'/'both' needs an HRDA segmentor "
                                     'with an HR detail crop (model.hr_crop_size)')
                 continue
             scale_label = label
-            if scale == 'hr' and decoder_feat.get('hr_box') is not None:
-                y1, y2, x1, x2 = decoder_feat['hr_box']
+            if scale == 'hr' and decoder_feat.hr_box is not None:
+                y1, y2, x1, x2 = decoder_feat.hr_box
                 scale_label = label[..., y1:y2, x1:x2]
-            views.append((feat, decoder_feat[f'{scale}_logits'], scale_label))
+            views.append((feat, getattr(decoder_feat, f'{scale}_logits'), scale_label))
         return views
 
-    def losses(self, decoder_feat: Dict[str, Tensor], label: Tensor, proj_head: nn.Module,
+    def losses(self, decoder_feat: DecoderFeatures, label: Tensor, proj_head: nn.Module,
                autocast: Callable[[torch.device], ContextManager]) -> Dict[str, Tensor]:
         """L_cont and L_cons of one pass; its anchors are kept for `update`.
 
