@@ -305,3 +305,19 @@ def test_filter_with_both_terms_off_trains_exactly_as_no_filter():
         assert set(logs) - set(expected) == {'plf.q', 'plf.kept', 'plf.m_cons', 'plf.m_edge'}
         assert_same_logs(logs, expected)
     assert_same_student_grads(terms_off, no_filter)
+
+
+def test_the_batch_offline_pseudo_labels_reach_the_filter():
+    """`pl` (dataset `pl_dir`) passes DACS's loop untouched and weights PCPR's pseudo-labels."""
+    model = build(tiny_cfg(PCPR_CONFIG, plf=dict(use_offline_pl=True), fpc=None,
+                           pseudo_threshold=0.0))  # every pixel confident: q = 1
+    data = batch()
+    with pytest.raises(UserError, match='use_offline_pl=True needs offline pseudo-labels'):
+        copy.deepcopy(model).forward_train(**data)
+    kept = {}
+    for name, value in (('no opinion', 255), ('class 0', 0)):
+        seed_all()
+        logs = copy.deepcopy(model).forward_train(
+            **data, pl=torch.full_like(data['gt_semantic_seg'], value))
+        kept[name] = logs['plf.kept']
+    assert kept['no opinion'] > kept['class 0']

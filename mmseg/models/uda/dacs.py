@@ -198,12 +198,8 @@ class DACS(UDADecorator):
             logits = teacher.generate_pseudo_label(target_img, target_img_metas)
         return TeacherOutput(fused=logits.float())
 
-    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None,
-                           offline_pl=None):
+    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None):
         """Step 3b: pseudo-label and per-pixel weight (confidence quality, valid region).
-
-        `offline_pl` (the target's offline pseudo-labels, dataset `pl_dir`) is PCPR's filter
-        input; MIC has none and ignores it.
         """
         prob, label = pseudo_label_from_logits(teacher_out.fused)
         quality = confidence_quality(prob, self.pseudo_threshold)
@@ -218,8 +214,9 @@ class DACS(UDADecorator):
         return PseudoLabels(label=label, weight=weight, masked_label=label, masked_weight=weight,
                             confidence=prob, log_vars=log_vars)
 
-    def class_mix(self, img, gt_semantic_seg, target_img, pseudo_label, pseudo_weight, params):
+    def class_mix(self, img, gt_semantic_seg, target_img, pseudo, params):
         """Step 4a: paste half of the source classes onto the target, then augment strongly."""
+        pseudo_label, pseudo_weight = pseudo.label, pseudo.weight
         batch_size = img.shape[0]
         masks = get_class_masks(gt_semantic_seg)
         mixed_img, mixed_lbl, mixed_weight = [], [], []
@@ -235,9 +232,9 @@ class DACS(UDADecorator):
             mixed_lbl.append(mix_lbl)
             mixed_weight.append(mix_weight.reshape(pseudo_weight.shape[1:]))
         return MixedBatch(img=torch.cat(mixed_img), label=torch.cat(mixed_lbl).long(),
-                          weight=torch.stack(mixed_weight), masks=masks)
+                          weight=torch.stack(mixed_weight), masks=masks, pseudo=pseudo)
 
-    def mix_pass(self, mixed, img_metas, pseudo):
+    def mix_pass(self, mixed, img_metas):
         """Step 4b: student on the mixed image, CE weighted per pixel."""
         return self.student_forward(mixed.img, img_metas, mixed.label, seg_weight=mixed.weight)
 
@@ -246,7 +243,8 @@ class DACS(UDADecorator):
                       valid_pseudo_mask=None, target_gt_semantic_seg=None, pl=None):
         """One UDA iteration; back-propagates each pass and returns the log variables.
 
-        `pl`: (B, 1, H, W) offline target pseudo-labels when the target dataset has a `pl_dir`.
+        `pl`: (B, 1, H, W) offline target pseudo-labels when the target dataset has a `pl_dir`;
+        DACS does not use them (PCPR's filter does).
         """
         log_vars = {}
         self.update_teacher()
@@ -279,13 +277,11 @@ class DACS(UDADecorator):
         if not self.source_only:
             teacher_out = self.teacher_predict(target_img, target_img_metas)
             pseudo = self.make_pseudo_labels(teacher_out, valid_pseudo_mask,
-                                             target_gt_semantic_seg, pl)
+                                             target_gt_semantic_seg)
             log_vars.update(pseudo.log_vars)
 
-            mixed = self.class_mix(img, gt_semantic_seg, target_img, pseudo.label, pseudo.weight,
-                                   params)
-            mix_loss, mix_log = parse_losses(add_prefix(self.mix_pass(mixed, img_metas, pseudo),
-                                                        'mix'))
+            mixed = self.class_mix(img, gt_semantic_seg, target_img, pseudo, params)
+            mix_loss, mix_log = parse_losses(add_prefix(self.mix_pass(mixed, img_metas), 'mix'))
             log_vars.update(mix_log)
             self.backward(mix_loss)
 

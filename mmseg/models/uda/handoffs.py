@@ -54,12 +54,14 @@ class MixedBatch:
 
     Attributes:
         img: (B, 3, H, W); label: (B, 1, H, W); weight: (B, H, W) 1 on source pixels, the
-        pseudo weight on target pixels; masks: per image (1, 1, H, W), 1 where the source is.
+        pseudo weight on target pixels; masks: per image (1, 1, H, W), 1 where the source is;
+        pseudo: the target's pseudo-labels it was mixed from (PCPR reads their extras).
     """
     img: Tensor
     label: Tensor
     weight: Tensor
     masks: List[Tensor]
+    pseudo: PseudoLabels
 
 
 @dataclass

@@ -48,6 +48,8 @@ class PCPR(DACS):
                             'it needs model.type=HRDAEncoderDecoder with an hr_crop_size.')
         self.hr_crop_policy = hr_crop_policy
         self.hr_crop_classes = tuple(hr_crop_classes)
+        # The batch's offline target pseudo-labels (dataset `pl_dir`), set for one iteration.
+        self.offline_pl = None
         num_classes = model['decode_head']['num_classes']
         self.fpc = PrototypeLearner.from_cfg(fpc, num_classes) if fpc is not None else None
         if self.fpc is not None:
@@ -80,8 +82,7 @@ class PCPR(DACS):
         return TeacherOutput(**{k: (v.float() if v is not None else None)
                                 for k, v in scales.items()})
 
-    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None,
-                           offline_pl=None):
+    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None):
         if self.plf is None:
             pseudo = super().make_pseudo_labels(teacher_out, valid_pseudo_mask, target_gt)
             pseudo.reliability = torch.ones_like(pseudo.confidence)
@@ -96,7 +97,7 @@ class PCPR(DACS):
             proto_scores = self.teacher_prototype_scores(teacher_out.lr_feat, prob.shape[-2:])
         out = self.plf(teacher_out.fused, teacher_out.lr, teacher_out.hr,
                        quality, valid_region=valid, gt=target_gt, pseudo=(prob, label),
-                       offline_pl=offline_pl, proto_scores=proto_scores)
+                       offline_pl=self.offline_pl, proto_scores=proto_scores)
         if self.plf.plf_on_masked:
             masked_label, masked_weight = out.pseudo_label, out.pseudo_weight
         else:
@@ -143,11 +144,12 @@ class PCPR(DACS):
                        self.prototype_losses(decoder_feat, gt_semantic_seg).items()})
         return losses, losses.pop('features', None)
 
-    def mix_pass(self, mixed, img_metas, pseudo):
+    def mix_pass(self, mixed, img_metas):
+        pseudo = mixed.pseudo
         from_target = torch.stack([1 - m.reshape(m.shape[-2:]) for m in mixed.masks])
         self.place_next_hr_crop(mixed.label, from_target, pseudo.teacher.fused)
         if self.fpc is None:
-            return super().mix_pass(mixed, img_metas, pseudo)
+            return super().mix_pass(mixed, img_metas)
         losses = self.student_forward(mixed.img, img_metas, mixed.label,
                                       seg_weight=mixed.weight, return_decoder_feat=True)
         decoder_feat = DecoderFeatures(**losses.pop('decoder_feat'))
@@ -163,18 +165,21 @@ class PCPR(DACS):
 
     def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
                       valid_pseudo_mask=None, target_gt_semantic_seg=None, pl=None):
-        if self.fpc is None:
-            return super().forward_train(img, img_metas, gt_semantic_seg, target_img,
-                                         target_img_metas, valid_pseudo_mask,
-                                         target_gt_semantic_seg, pl)
-        self.fpc.start_iteration(self.local_iter, get_dist_info()[0], img.device)
+        """DACS's iteration; the batch's offline pseudo-labels `pl` are the filter's input for
+        this iteration, and FPC's memory is updated once at its end."""
+        self.offline_pl = pl
+        if self.fpc is not None:
+            self.fpc.start_iteration(self.local_iter, get_dist_info()[0], img.device)
         try:
             log_vars = super().forward_train(img, img_metas, gt_semantic_seg, target_img,
                                              target_img_metas, valid_pseudo_mask,
                                              target_gt_semantic_seg, pl)
-            log_vars.update(self.fpc.update())
+            if self.fpc is not None:
+                log_vars.update(self.fpc.update())
         finally:
-            self.fpc.end_iteration()
+            self.offline_pl = None
+            if self.fpc is not None:
+                self.fpc.end_iteration()
         return log_vars
 
     # ------------------------------------------------------------------ debug images
