@@ -15,10 +15,12 @@ The formulas live in small modules (`ema`, `pseudo_labels`, `dacs_transforms`,
 """
 import os
 from copy import deepcopy
+from typing import Dict, List, Optional, Tuple
 
 import mmcv
 import torch
 from mmcv.utils import print_log
+from torch import Tensor, nn
 
 from ...core.evaluation.class_names import CITYSCAPES_PALETTE
 from ..builder import UDA, build_segmentor
@@ -120,14 +122,14 @@ class DACS(UDADecorator):
             self.imnet_model = build_segmentor(deepcopy(model))
             self.imnet_model.requires_grad_(False)
 
-    def get_ema_model(self):
+    def get_ema_model(self) -> nn.Module:
         return get_module(self.ema_model)
 
-    def get_imnet_model(self):
+    def get_imnet_model(self) -> nn.Module:
         return get_module(self.imnet_model)
 
     # ------------------------------------------------------------------ steps of one iteration
-    def update_teacher(self):
+    def update_teacher(self) -> None:
         """Step 1: copy the student at iteration 0, EMA-average it afterwards.
 
         MIC's separate masking teacher (if any) is stepped even in source-only training, as MIC
@@ -137,18 +139,20 @@ class DACS(UDADecorator):
         if self.mic is not None:
             self.mic.update_weights(self.get_model(), self.local_iter)
 
-    def draw_strong_parameters(self, img_metas, device):
+    def draw_strong_parameters(self, img_metas: List[dict], device: torch.device) -> dict:
         """Per-iteration random draws of the strong augmentation, shared by the batch (MIC)."""
         means, stds = get_mean_std(img_metas, device)
         return draw_strong_parameters(means[0].unsqueeze(0), stds[0].unsqueeze(0),
                                       self.color_jitter_s, self.color_jitter_p, self.blur)
 
-    def student_forward(self, img, img_metas, gt_semantic_seg, seg_weight=None, **kwargs):
+    def student_forward(self, img: Tensor, img_metas: List[dict], gt_semantic_seg: Tensor,
+                        seg_weight: Optional[Tensor] = None, **kwargs) -> Dict[str, object]:
         with self.autocast(img.device):
             return self.get_model().forward_train(img, img_metas, gt_semantic_seg,
                                                   seg_weight=seg_weight, **kwargs)
 
-    def source_pass(self, img, img_metas, gt_semantic_seg):
+    def source_pass(self, img: Tensor, img_metas: List[dict], gt_semantic_seg: Tensor
+                    ) -> Tuple[Dict[str, object], Optional[object]]:
         """Step 2: supervised source losses (and the features for the feature distance)."""
         losses = self.student_forward(img, img_metas, gt_semantic_seg,
                                       return_feat=self.enable_fdist)
@@ -190,7 +194,7 @@ class DACS(UDADecorator):
                                          self.fdist_scale_min_ratio, self.num_classes, 255)
         return masked_feat_dist(student.float(), frozen.detach().float(), mask), mask
 
-    def teacher_predict(self, target_img, target_img_metas):
+    def teacher_predict(self, target_img: Tensor, target_img_metas: List[dict]) -> TeacherOutput:
         """Step 3a: teacher logits on the target image (HRDA: LR + HR slide inference)."""
         teacher = self.get_ema_model()
         disable_stochastic_layers(teacher)
@@ -198,7 +202,8 @@ class DACS(UDADecorator):
             logits = teacher.generate_pseudo_label(target_img, target_img_metas)
         return TeacherOutput(fused=logits.float())
 
-    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None):
+    def make_pseudo_labels(self, teacher_out: TeacherOutput, valid_pseudo_mask: Optional[Tensor],
+                           target_gt: Optional[Tensor] = None) -> PseudoLabels:
         """Step 3b: pseudo-label and per-pixel weight (confidence quality, valid region).
         """
         prob, label = pseudo_label_from_logits(teacher_out.fused)
@@ -214,7 +219,8 @@ class DACS(UDADecorator):
         return PseudoLabels(label=label, weight=weight, masked_label=label, masked_weight=weight,
                             confidence=prob, log_vars=log_vars)
 
-    def class_mix(self, img, gt_semantic_seg, target_img, pseudo, params):
+    def class_mix(self, img: Tensor, gt_semantic_seg: Tensor, target_img: Tensor,
+                  pseudo: PseudoLabels, params: dict) -> MixedBatch:
         """Step 4a: paste half of the source classes onto the target, then augment strongly."""
         pseudo_label, pseudo_weight = pseudo.label, pseudo.weight
         batch_size = img.shape[0]
@@ -234,13 +240,16 @@ class DACS(UDADecorator):
         return MixedBatch(img=torch.cat(mixed_img), label=torch.cat(mixed_lbl).long(),
                           weight=torch.stack(mixed_weight), masks=masks, pseudo=pseudo)
 
-    def mix_pass(self, mixed, img_metas):
+    def mix_pass(self, mixed: MixedBatch, img_metas: List[dict]) -> Dict[str, object]:
         """Step 4b: student on the mixed image, CE weighted per pixel."""
         return self.student_forward(mixed.img, img_metas, mixed.label, seg_weight=mixed.weight)
 
     # ------------------------------------------------------------------ the iteration
-    def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
-                      valid_pseudo_mask=None, target_gt_semantic_seg=None, pl=None):
+    def forward_train(self, img: Tensor, img_metas: List[dict], gt_semantic_seg: Tensor,
+                      target_img: Tensor, target_img_metas: List[dict],
+                      valid_pseudo_mask: Optional[Tensor] = None,
+                      target_gt_semantic_seg: Optional[Tensor] = None,
+                      pl: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """One UDA iteration; back-propagates each pass and returns the log variables.
 
         `pl`: (B, 1, H, W) offline target pseudo-labels when the target dataset has a `pl_dir`;

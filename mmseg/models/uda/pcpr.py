@@ -6,16 +6,18 @@ docs/method/pcpr.md defines both parts. This class only orchestrates: the filter
 is DACS's own, so PCPR computes exactly what MIC computes.
 """
 from copy import deepcopy
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmcv.runner import get_dist_info
+from torch import Tensor
 
 from ...utils.errors import UserError
 from ..builder import UDA
 from ..utils.hr_crop_policy import (HR_CROP_POLICIES, SMALL_THING_CLASSES, entropy_map,
                                     thing_map)
 from .dacs import DACS
-from .handoffs import DecoderFeatures, PseudoLabels, TeacherOutput
+from .handoffs import DecoderFeatures, MixedBatch, PseudoLabels, TeacherOutput
 from .prototype_learner import PrototypeLearner
 from .pseudo_label_filter import PseudoLabelFilter
 from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
@@ -71,7 +73,7 @@ class PCPR(DACS):
             self.proto_memory = self.fpc.memory
 
     # ------------------------------------------------------------------ PLF
-    def teacher_predict(self, target_img, target_img_metas):
+    def teacher_predict(self, target_img: Tensor, target_img_metas: List[dict]) -> TeacherOutput:
         """Fused, LR and HR teacher logits (the latter two feed the scale consistency)."""
         if self.plf is None:
             return super().teacher_predict(target_img, target_img_metas)
@@ -82,7 +84,8 @@ class PCPR(DACS):
         return TeacherOutput(**{k: (v.float() if v is not None else None)
                                 for k, v in scales.items()})
 
-    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None):
+    def make_pseudo_labels(self, teacher_out: TeacherOutput, valid_pseudo_mask: Optional[Tensor],
+                           target_gt: Optional[Tensor] = None) -> PseudoLabels:
         if self.plf is None:
             pseudo = super().make_pseudo_labels(teacher_out, valid_pseudo_mask, target_gt)
             pseudo.reliability = torch.ones_like(pseudo.confidence)
@@ -108,7 +111,7 @@ class PCPR(DACS):
                             reliability=out.maps['reliability'], maps=out.maps,
                             teacher=teacher_out)
 
-    def teacher_prototype_scores(self, lr_feat, size):
+    def teacher_prototype_scores(self, lr_feat: Tensor, size: Tuple[int, int]) -> Tensor:
         """(B, C, H, W) similarity of the teacher's embedding (its EMA projection head on its
         LR decoder features) to each class's nearest prototype, at the pseudo-label size."""
         with torch.no_grad(), self.autocast(lr_feat.device):
@@ -116,7 +119,8 @@ class PCPR(DACS):
         return self.proto_memory.class_scores(emb.float(), size)
 
     # ------------------------------------------------------------------ HR crop policy
-    def place_next_hr_crop(self, label, target_weight=None, teacher_logits=None):
+    def place_next_hr_crop(self, label: Tensor, target_weight: Optional[Tensor] = None,
+                           teacher_logits: Optional[Tensor] = None) -> None:
         """Hand the next pass's crop map to the segmentor ('random': nothing to do).
 
         Args:
@@ -133,7 +137,8 @@ class PCPR(DACS):
         self.get_model().set_next_crop_score(self.hr_crop_policy, score)
 
     # ------------------------------------------------------------------ FPC
-    def source_pass(self, img, img_metas, gt_semantic_seg):
+    def source_pass(self, img: Tensor, img_metas: List[dict], gt_semantic_seg: Tensor
+                    ) -> Tuple[Dict[str, object], Optional[object]]:
         self.place_next_hr_crop(gt_semantic_seg)
         if self.fpc is None:
             return super().source_pass(img, img_metas, gt_semantic_seg)
@@ -144,7 +149,7 @@ class PCPR(DACS):
                        self.prototype_losses(decoder_feat, gt_semantic_seg).items()})
         return losses, losses.pop('features', None)
 
-    def mix_pass(self, mixed, img_metas):
+    def mix_pass(self, mixed: MixedBatch, img_metas: List[dict]) -> Dict[str, object]:
         pseudo = mixed.pseudo
         from_target = torch.stack([1 - m.reshape(m.shape[-2:]) for m in mixed.masks])
         self.place_next_hr_crop(mixed.label, from_target, pseudo.teacher.fused)
@@ -159,12 +164,15 @@ class PCPR(DACS):
         losses.update(self.prototype_losses(decoder_feat, reliable_label))
         return losses
 
-    def prototype_losses(self, decoder_feat, label):
+    def prototype_losses(self, decoder_feat: DecoderFeatures, label: Tensor) -> Dict[str, Tensor]:
         """FPC's losses of one pass, on the student's projection head."""
         return self.fpc.losses(decoder_feat, label, self.get_model().proj_head, self.autocast)
 
-    def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
-                      valid_pseudo_mask=None, target_gt_semantic_seg=None, pl=None):
+    def forward_train(self, img: Tensor, img_metas: List[dict], gt_semantic_seg: Tensor,
+                      target_img: Tensor, target_img_metas: List[dict],
+                      valid_pseudo_mask: Optional[Tensor] = None,
+                      target_gt_semantic_seg: Optional[Tensor] = None,
+                      pl: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """DACS's iteration; the batch's offline pseudo-labels `pl` are the filter's input for
         this iteration, and FPC's memory is updated once at its end."""
         self.offline_pl = pl
