@@ -204,8 +204,8 @@ class TrainRunner:
             for name in patched:
                 delattr(model, name)
             model.local_iter = local_iter
-            if hasattr(model, '_anchor_buffer'):
-                model._anchor_buffer = []
+            if getattr(model, 'fpc', None) is not None:
+                model.fpc.anchor_buffer = []
         no_grad = sum(no_grad_flops)
         student = total.get_total_flops() - no_grad
         return dict(flops_per_iter=3 * student + no_grad, flops_forward_student=student,

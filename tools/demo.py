@@ -240,9 +240,9 @@ def save_grid(work_dir: str, config_name: str, checkpoint: str, out_png: str,
         if has_teacher:
             with torch.no_grad():
                 pseudo = uda.make_pseudo_labels(uda.teacher_predict(img, metas), None, gt)
-            colour = torch.from_numpy(colorize_mask(pseudo['label'][0])).permute(2, 0, 1)
+            colour = torch.from_numpy(colorize_mask(pseudo.label[0])).permute(2, 0, 1)
             row.append(('filtered pseudo-label',
-                        colour.float() / 255 * pseudo['reliability'][0].float()))
+                        colour.float() / 255 * pseudo.reliability[0].float()))
         rows.append(row)
     _draw_rows(rows, out_png)
 

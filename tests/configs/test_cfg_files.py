@@ -132,13 +132,15 @@ def test_code_defaults_agree_with_the_pcpr_base_file():
     """Keys a config leaves out of plf/fpc take the code's defaults: the same values."""
     import inspect
 
-    from mmseg.models.uda.pcpr import FPC_DEFAULTS
+    from mmseg.models.uda.prototype_learner import PrototypeLearner
     from mmseg.models.uda.pseudo_label_filter import PseudoLabelFilter
     uda = resolved('configs/_base_/uda/pcpr.py')['uda']
     plf_defaults = {k: p.default for k, p in
                     inspect.signature(PseudoLabelFilter).parameters.items()}
+    fpc_defaults = {k: p.default for k, p in
+                    inspect.signature(PrototypeLearner).parameters.items()}
     assert {k: plf_defaults[k] for k in uda['plf']} == uda['plf']
-    assert {k: FPC_DEFAULTS[k] for k in uda['fpc']} == uda['fpc']
+    assert {k: fpc_defaults[k] for k in uda['fpc']} == uda['fpc']
 
 
 @pytest.mark.parametrize('path', PCPR_ALL + ['configs/pcpr/csHR2dzurHR_pcpr.py'])

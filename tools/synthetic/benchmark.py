@@ -124,8 +124,8 @@ def plan_runs(methods: Sequence[str], seeds: Sequence[int], args: argparse.Names
         fpc = cfg.get('uda', {}).get('fpc')
         per_method[method] = dict(config=config, iters=iters, options=options)
         if fpc is not None:
-            from mmseg.models.uda.pcpr import resolve_fpc_cfg
-            start = resolve_fpc_cfg(fpc)['proto_start_iter']
+            from mmseg.models.uda.prototype_learner import PrototypeLearner
+            start = PrototypeLearner.from_cfg(fpc, num_classes=1).proto_start_iter
             per_method[method]['proto_active_iters'] = max(0, iters - start)
     return [dict(method=m, seed=s, work_dir=osp.join(args.out, 'runs', f'{m}_seed{s}'),
                  **per_method[m]) for s in seeds for m in methods]

@@ -12,7 +12,7 @@
 # pseudo-labels keep MIC's weights and the plf block only logs their statistics.
 # `plf=None` / `fpc=None` switch a part off; with both off PCPR computes exactly what
 # MIC(HRDA) computes. Keys left out of a config's plf/fpc take the defaults of the code
-# (PseudoLabelFilter, FPC_DEFAULTS), which equal the values below (tests/configs checks it).
+# (PseudoLabelFilter, PrototypeLearner), which equal the values below (tests/configs checks it).
 uda = dict(
     type='PCPR',
     plf=dict(

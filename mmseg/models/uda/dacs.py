@@ -15,10 +15,12 @@ The formulas live in small modules (`ema`, `pseudo_labels`, `dacs_transforms`,
 """
 import os
 from copy import deepcopy
+from typing import Dict, List, Optional, Tuple
 
 import mmcv
 import torch
 from mmcv.utils import print_log
+from torch import Tensor, nn
 
 from ...core.evaluation.class_names import CITYSCAPES_PALETTE
 from ..builder import UDA, build_segmentor
@@ -29,6 +31,7 @@ from ..utils.dict_prefix import add_prefix
 from ..utils.feature_distance import feature_distance_mask, masked_feat_dist
 from ..utils.visualization import save_debug_grid
 from .ema import step_ema
+from .handoffs import MixedBatch, PseudoLabels, TeacherOutput
 from .masking_consistency_module import MaskingConsistencyModule
 from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
                             pseudo_label_from_logits)
@@ -119,14 +122,14 @@ class DACS(UDADecorator):
             self.imnet_model = build_segmentor(deepcopy(model))
             self.imnet_model.requires_grad_(False)
 
-    def get_ema_model(self):
+    def get_ema_model(self) -> nn.Module:
         return get_module(self.ema_model)
 
-    def get_imnet_model(self):
+    def get_imnet_model(self) -> nn.Module:
         return get_module(self.imnet_model)
 
     # ------------------------------------------------------------------ steps of one iteration
-    def update_teacher(self):
+    def update_teacher(self) -> None:
         """Step 1: copy the student at iteration 0, EMA-average it afterwards.
 
         MIC's separate masking teacher (if any) is stepped even in source-only training, as MIC
@@ -136,18 +139,20 @@ class DACS(UDADecorator):
         if self.mic is not None:
             self.mic.update_weights(self.get_model(), self.local_iter)
 
-    def draw_strong_parameters(self, img_metas, device):
+    def draw_strong_parameters(self, img_metas: List[dict], device: torch.device) -> dict:
         """Per-iteration random draws of the strong augmentation, shared by the batch (MIC)."""
         means, stds = get_mean_std(img_metas, device)
         return draw_strong_parameters(means[0].unsqueeze(0), stds[0].unsqueeze(0),
                                       self.color_jitter_s, self.color_jitter_p, self.blur)
 
-    def student_forward(self, img, img_metas, gt_semantic_seg, seg_weight=None, **kwargs):
+    def student_forward(self, img: Tensor, img_metas: List[dict], gt_semantic_seg: Tensor,
+                        seg_weight: Optional[Tensor] = None, **kwargs) -> Dict[str, object]:
         with self.autocast(img.device):
             return self.get_model().forward_train(img, img_metas, gt_semantic_seg,
                                                   seg_weight=seg_weight, **kwargs)
 
-    def source_pass(self, img, img_metas, gt_semantic_seg):
+    def source_pass(self, img: Tensor, img_metas: List[dict], gt_semantic_seg: Tensor
+                    ) -> Tuple[Dict[str, object], Optional[object]]:
         """Step 2: supervised source losses (and the features for the feature distance)."""
         losses = self.student_forward(img, img_metas, gt_semantic_seg,
                                       return_feat=self.enable_fdist)
@@ -189,24 +194,19 @@ class DACS(UDADecorator):
                                          self.fdist_scale_min_ratio, self.num_classes, 255)
         return masked_feat_dist(student.float(), frozen.detach().float(), mask), mask
 
-    def teacher_predict(self, target_img, target_img_metas):
+    def teacher_predict(self, target_img: Tensor, target_img_metas: List[dict]) -> TeacherOutput:
         """Step 3a: teacher logits on the target image (HRDA: LR + HR slide inference)."""
         teacher = self.get_ema_model()
         disable_stochastic_layers(teacher)
         with torch.no_grad(), self.autocast(target_img.device):
             logits = teacher.generate_pseudo_label(target_img, target_img_metas)
-        return dict(fused=logits.float())
+        return TeacherOutput(fused=logits.float())
 
-    def make_pseudo_labels(self, teacher_out, valid_pseudo_mask, target_gt=None,
-                           offline_pl=None):
+    def make_pseudo_labels(self, teacher_out: TeacherOutput, valid_pseudo_mask: Optional[Tensor],
+                           target_gt: Optional[Tensor] = None) -> PseudoLabels:
         """Step 3b: pseudo-label and per-pixel weight (confidence quality, valid region).
-
-        `offline_pl` (the target's offline pseudo-labels, dataset `pl_dir`) is PCPR's filter
-        input; MIC has none and ignores it. Returns a dict with `label` (B, H, W), `weight`
-        (B, H, W) for the mixed pass,
-        `masked_label`/`masked_weight` for the MIC pass and `log_vars`.
         """
-        prob, label = pseudo_label_from_logits(teacher_out['fused'])
+        prob, label = pseudo_label_from_logits(teacher_out.fused)
         quality = confidence_quality(prob, self.pseudo_threshold)
         weight = quality * torch.ones_like(prob)
         weight = filter_valid_pseudo_region(weight, valid_pseudo_mask, self.psweight_ignore_top,
@@ -216,11 +216,13 @@ class DACS(UDADecorator):
             gt = target_gt.reshape(label.shape)
             labelled = gt != 255
             log_vars['pl.acc'] = ((label == gt) & labelled).sum() / labelled.sum().clamp_min(1)
-        return dict(label=label, weight=weight, masked_label=label, masked_weight=weight,
-                    confidence=prob, log_vars=log_vars)
+        return PseudoLabels(label=label, weight=weight, masked_label=label, masked_weight=weight,
+                            confidence=prob, log_vars=log_vars)
 
-    def class_mix(self, img, gt_semantic_seg, target_img, pseudo_label, pseudo_weight, params):
+    def class_mix(self, img: Tensor, gt_semantic_seg: Tensor, target_img: Tensor,
+                  pseudo: PseudoLabels, params: dict) -> MixedBatch:
         """Step 4a: paste half of the source classes onto the target, then augment strongly."""
+        pseudo_label, pseudo_weight = pseudo.label, pseudo.weight
         batch_size = img.shape[0]
         masks = get_class_masks(gt_semantic_seg)
         mixed_img, mixed_lbl, mixed_weight = [], [], []
@@ -235,20 +237,23 @@ class DACS(UDADecorator):
             mixed_img.append(mix_img)
             mixed_lbl.append(mix_lbl)
             mixed_weight.append(mix_weight.reshape(pseudo_weight.shape[1:]))
-        return dict(img=torch.cat(mixed_img), label=torch.cat(mixed_lbl).long(),
-                    weight=torch.stack(mixed_weight), masks=masks)
+        return MixedBatch(img=torch.cat(mixed_img), label=torch.cat(mixed_lbl).long(),
+                          weight=torch.stack(mixed_weight), masks=masks, pseudo=pseudo)
 
-    def mix_pass(self, mixed, img_metas, pseudo):
+    def mix_pass(self, mixed: MixedBatch, img_metas: List[dict]) -> Dict[str, object]:
         """Step 4b: student on the mixed image, CE weighted per pixel."""
-        return self.student_forward(mixed['img'], img_metas, mixed['label'],
-                                    seg_weight=mixed['weight'])
+        return self.student_forward(mixed.img, img_metas, mixed.label, seg_weight=mixed.weight)
 
     # ------------------------------------------------------------------ the iteration
-    def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
-                      valid_pseudo_mask=None, target_gt_semantic_seg=None, pl=None):
+    def forward_train(self, img: Tensor, img_metas: List[dict], gt_semantic_seg: Tensor,
+                      target_img: Tensor, target_img_metas: List[dict],
+                      valid_pseudo_mask: Optional[Tensor] = None,
+                      target_gt_semantic_seg: Optional[Tensor] = None,
+                      pl: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """One UDA iteration; back-propagates each pass and returns the log variables.
 
-        `pl`: (B, 1, H, W) offline target pseudo-labels when the target dataset has a `pl_dir`.
+        `pl`: (B, 1, H, W) offline target pseudo-labels when the target dataset has a `pl_dir`;
+        DACS does not use them (PCPR's filter does).
         """
         log_vars = {}
         self.update_teacher()
@@ -277,25 +282,25 @@ class DACS(UDADecorator):
         # the teacher, mixed and masked passes allocate their activations.
         del src_feat, src_losses, src_loss
 
-        pseudo = dict(masked_label=None, masked_weight=None)
+        pseudo = mixed = None
         if not self.source_only:
             teacher_out = self.teacher_predict(target_img, target_img_metas)
             pseudo = self.make_pseudo_labels(teacher_out, valid_pseudo_mask,
-                                             target_gt_semantic_seg, pl)
-            log_vars.update(pseudo['log_vars'])
+                                             target_gt_semantic_seg)
+            log_vars.update(pseudo.log_vars)
 
-            mixed = self.class_mix(img, gt_semantic_seg, target_img, pseudo['label'],
-                                   pseudo['weight'], params)
-            mix_loss, mix_log = parse_losses(add_prefix(self.mix_pass(mixed, img_metas, pseudo),
-                                                        'mix'))
+            mixed = self.class_mix(img, gt_semantic_seg, target_img, pseudo, params)
+            mix_loss, mix_log = parse_losses(add_prefix(self.mix_pass(mixed, img_metas), 'mix'))
             log_vars.update(mix_log)
             self.backward(mix_loss)
 
         if self.enable_masking:
             with self.autocast(img.device):
-                masked_losses = self.mic(self.get_model(), img, img_metas, gt_semantic_seg,
-                                         target_img, target_img_metas, valid_pseudo_mask,
-                                         pseudo['masked_label'], pseudo['masked_weight'])
+                masked_losses = self.mic(
+                    self.get_model(), img, img_metas, gt_semantic_seg, target_img,
+                    target_img_metas, valid_pseudo_mask,
+                    pseudo.masked_label if pseudo is not None else None,
+                    pseudo.masked_weight if pseudo is not None else None)
             masked_loss, masked_log = parse_losses(add_prefix(masked_losses, 'masked'))
             log_vars.update(masked_log)
             self.backward(masked_loss)
@@ -317,11 +322,11 @@ class DACS(UDADecorator):
             row = [('Source Image', denorm(img[j:j + 1], mean, std)[0]),
                    ('Source Seg GT', gt_semantic_seg[j, 0]),
                    ('Target Image', denorm(target_img[j:j + 1], mean, std)[0]),
-                   ('Target Pseudo Label', pseudo['label'][j]),
-                   ('Pseudo Weight', pseudo['weight'][j]),
-                   ('Mixed Image', denorm(mixed['img'][j:j + 1], mean, std)[0]),
-                   ('Mixed Label', mixed['label'][j, 0]),
-                   ('Domain Mask', mixed['masks'][j][0, 0].float())]
+                   ('Target Pseudo Label', pseudo.label[j]),
+                   ('Pseudo Weight', pseudo.weight[j]),
+                   ('Mixed Image', denorm(mixed.img[j:j + 1], mean, std)[0]),
+                   ('Mixed Label', mixed.label[j, 0]),
+                   ('Domain Mask', mixed.masks[j][0, 0].float())]
             if masked_img is not None:
                 row.append(('Masked Image', denorm(masked_img[j:j + 1], mean, std)[0]))
             if fdist_mask is not None:

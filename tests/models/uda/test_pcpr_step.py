@@ -83,7 +83,7 @@ def test_pcpr_logs_pseudo_label_accuracy_when_target_labels_are_given(pcpr_model
     seed_all()
     logs = model.forward_train(**data)
     # The teacher (BN on batch statistics, no dropout) gives the same logits again.
-    fused = model.teacher_predict(data['target_img'], data['target_img_metas'])['fused']
+    fused = model.teacher_predict(data['target_img'], data['target_img_metas']).fused
     labelled = gt[:, 0] != 255
     expected = (fused.argmax(1) == gt[:, 0])[labelled].float().mean()
     torch.testing.assert_close(logs['plf.acc_before'], expected)
@@ -223,6 +223,19 @@ def test_several_nested_key_typos_are_named_in_one_error():
         build_with_clear_errors(build_train_model, cfg, 'model/uda')
 
 
+def test_a_typo_in_uda_fpc_is_one_error_naming_the_key_and_every_valid_key():
+    cfg = tiny_cfg(PCPR_CONFIG)
+    cfg.uda.fpc.update(num_protoypes=3)
+    valid = ('proj_dim, proto_scale, label_min_ratio, reliable_weight, max_samples, max_views, '
+             'min_views, num_prototypes, sinkhorn_iters, sinkhorn_epsilon, proto_momentum, '
+             'temperature, lambda_cont, lambda_cons, proto_start_iter, proto_rampup_iters, '
+             'granularity, region_min_area, max_regions')
+    with pytest.raises(UserError) as err:
+        build_with_clear_errors(build_train_model, cfg, 'model/uda')
+    assert str(err.value) == ("unknown config key 'uda.fpc.num_protoypes'. Did you mean "
+                              f"'num_prototypes'? Valid keys of uda.fpc: {valid}")
+
+
 def test_unknown_granularity_is_one_clear_error():
     with pytest.raises(UserError, match="granularity must be 'pixel' or 'region'"):
         build(tiny_cfg(PCPR_CONFIG, fpc=dict(granularity='segment')))
@@ -293,3 +306,19 @@ def test_filter_with_both_terms_off_trains_exactly_as_no_filter():
         assert set(logs) - set(expected) == {'plf.q', 'plf.kept', 'plf.m_cons', 'plf.m_edge'}
         assert_same_logs(logs, expected)
     assert_same_student_grads(terms_off, no_filter)
+
+
+def test_the_batch_offline_pseudo_labels_reach_the_filter():
+    """`pl` (dataset `pl_dir`) passes DACS's loop untouched and weights PCPR's pseudo-labels."""
+    model = build(tiny_cfg(PCPR_CONFIG, plf=dict(use_offline_pl=True), fpc=None,
+                           pseudo_threshold=0.0))  # every pixel confident: q = 1
+    data = batch()
+    with pytest.raises(UserError, match='use_offline_pl=True needs offline pseudo-labels'):
+        copy.deepcopy(model).forward_train(**data)
+    kept = {}
+    for name, value in (('no opinion', 255), ('class 0', 0)):
+        seed_all()
+        logs = copy.deepcopy(model).forward_train(
+            **data, pl=torch.full_like(data['gt_semantic_seg'], value))
+        kept[name] = logs['plf.kept']
+    assert kept['no opinion'] > kept['class 0']

@@ -73,7 +73,7 @@ def test_bf16_teacher_outputs_and_pseudo_weights_are_fp32():
     model = build_tiny_uda(mixed_precision='bf16')
     batch = random_batch()
     out = model.teacher_predict(batch['target_img'], batch['target_img_metas'])
-    assert {v.dtype for v in out.values() if v is not None} == {torch.float32}
+    assert {v.dtype for v in vars(out).values() if v is not None} == {torch.float32}
     pseudo = model.make_pseudo_labels(out, None)
-    assert pseudo['weight'].dtype == torch.float32
-    assert pseudo['confidence'].dtype == torch.float32
+    assert pseudo.weight.dtype == torch.float32
+    assert pseudo.confidence.dtype == torch.float32
