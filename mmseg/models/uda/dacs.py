@@ -110,14 +110,14 @@ class DACS(UDADecorator):
             self.ema_model = build_segmentor(deepcopy(model))
         self.mic = None
         if self.enable_masking:
-            self.mic = MaskingConsistencyModule(require_teacher=False, cfg=dict(
-                model=model, max_iters=max_iters, source_only=source_only, alpha=alpha,
-                pseudo_threshold=pseudo_threshold, mask_mode=mask_mode, mask_alpha=mask_alpha,
-                mask_pseudo_threshold=mask_pseudo_threshold, mask_lambda=mask_lambda,
-                mask_generator=mask_generator, color_jitter_strength=color_jitter_strength,
-                color_jitter_probability=color_jitter_probability,
+            self.mic = MaskingConsistencyModule(
+                mask_mode=mask_mode, mask_generator=mask_generator, mask_lambda=mask_lambda,
+                color_jitter_strength=color_jitter_strength,
+                color_jitter_probability=color_jitter_probability, mask_alpha=mask_alpha,
+                mask_pseudo_threshold=mask_pseudo_threshold, source_only=source_only,
+                model=model, alpha=alpha, pseudo_threshold=pseudo_threshold,
                 pseudo_weight_ignore_top=pseudo_weight_ignore_top,
-                pseudo_weight_ignore_bottom=pseudo_weight_ignore_bottom))
+                pseudo_weight_ignore_bottom=pseudo_weight_ignore_bottom)
         if self.enable_fdist:
             self.imnet_model = build_segmentor(deepcopy(model))
             self.imnet_model.requires_grad_(False)

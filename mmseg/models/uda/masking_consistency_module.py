@@ -2,7 +2,7 @@
 
 As MIC's `MaskingConsistencyModule.__call__` (seg/mmseg/models/uda/masking_consistency_module.py).
 """
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import torch
 from torch import nn
@@ -31,31 +31,45 @@ class MaskingConsistencyModule(nn.Module):
     not 'same'.
 
     Args:
+        mask_mode, mask_generator, mask_lambda: MIC's `uda.mask_*` keys.
+        color_jitter_strength, color_jitter_probability: the strong augmentation of '*aug'.
+        mask_alpha, mask_pseudo_threshold: the separate teacher's EMA momentum and confidence
+            threshold; 'same' takes `alpha` / `pseudo_threshold`.
+        source_only: the host trains on the source only (MIC's supervised masking).
         require_teacher: the host has no teacher of its own.
-        cfg: the `uda` config; reads color_jitter_strength, color_jitter_probability, mask_mode,
-            mask_alpha, mask_pseudo_threshold, mask_lambda, mask_generator, source_only (default
-            False) and, for a separate teacher, the keys of `EMATeacher`.
+        model, alpha, pseudo_threshold, pseudo_weight_ignore_top, pseudo_weight_ignore_bottom:
+            the host's values, for a separate `EMATeacher`.
     """
 
-    def __init__(self, require_teacher: bool, cfg: dict):
+    def __init__(self, mask_mode: str, mask_generator: Optional[dict], mask_lambda: float,
+                 color_jitter_strength: float, color_jitter_probability: float,
+                 mask_alpha: Union[float, str] = 'same',
+                 mask_pseudo_threshold: Union[float, str, None] = 'same',
+                 source_only: bool = False, require_teacher: bool = False,
+                 model: Optional[dict] = None, alpha: Optional[float] = None,
+                 pseudo_threshold: Optional[float] = None, pseudo_weight_ignore_top: int = 0,
+                 pseudo_weight_ignore_bottom: int = 0):
         super().__init__()
-        self.source_only = cfg.get('source_only', False)
-        self.color_jitter_s = cfg['color_jitter_strength']
-        self.color_jitter_p = cfg['color_jitter_probability']
-        self.mask_mode = cfg['mask_mode']
+        self.source_only = source_only
+        self.color_jitter_s = color_jitter_strength
+        self.color_jitter_p = color_jitter_probability
+        self.mask_mode = mask_mode
         if self.mask_mode not in MASK_MODES:
             raise UserError(f'uda.mask_mode={self.mask_mode!r} is not supported: use one of '
                             f'{", ".join(MASK_MODES)} (or None to disable MIC).')
-        self.mask_alpha = cfg['mask_alpha']
-        self.mask_pseudo_threshold = cfg['mask_pseudo_threshold']
-        self.mask_lambda = cfg['mask_lambda']
-        self.mask_gen = build_mask_generator(cfg['mask_generator'])
+        self.mask_alpha = mask_alpha
+        self.mask_pseudo_threshold = mask_pseudo_threshold
+        self.mask_lambda = mask_lambda
+        self.mask_gen = build_mask_generator(mask_generator)
         if self.mask_gen is None:
             raise UserError(f'uda.mask_mode={self.mask_mode!r} needs uda.mask_generator, e.g. '
                             "dict(type='block', mask_ratio=0.7, mask_block_size=64).")
         self.teacher = None
-        if require_teacher or self.mask_alpha != 'same' or self.mask_pseudo_threshold != 'same':
-            self.teacher = EMATeacher(use_mask_params=True, cfg=cfg)
+        if require_teacher or mask_alpha != 'same' or mask_pseudo_threshold != 'same':
+            self.teacher = EMATeacher(
+                model, alpha if mask_alpha == 'same' else mask_alpha,
+                pseudo_threshold if mask_pseudo_threshold == 'same' else mask_pseudo_threshold,
+                pseudo_weight_ignore_top, pseudo_weight_ignore_bottom)
         self.debug_output: Dict[str, torch.Tensor] = {}
 
     def update_weights(self, model: nn.Module, iteration: int) -> None:

@@ -34,23 +34,20 @@ class EMATeacher(nn.Module):
     """EMA copy of the student that labels target images.
 
     Args:
-        use_mask_params: read `mask_alpha` / `mask_pseudo_threshold` (value 'same' falls back to
-            `alpha` / `pseudo_threshold`) instead of the plain keys.
-        cfg: the `uda` config: model, alpha, pseudo_threshold, pseudo_weight_ignore_top,
-            pseudo_weight_ignore_bottom and, with `use_mask_params`, mask_alpha and
-            mask_pseudo_threshold. A pseudo_threshold of None gives a weight of 1 everywhere.
+        model: segmentor config of the student.
+        alpha: EMA momentum.
+        pseudo_threshold: confidence for the pseudo weight; None gives a weight of 1 everywhere.
+        pseudo_weight_ignore_top / pseudo_weight_ignore_bottom: rows whose weight is zeroed.
     """
 
-    def __init__(self, use_mask_params: bool, cfg: dict):
+    def __init__(self, model: dict, alpha: float, pseudo_threshold: Optional[float],
+                 pseudo_weight_ignore_top: int = 0, pseudo_weight_ignore_bottom: int = 0):
         super().__init__()
-        prefix = 'mask_' if use_mask_params else ''
-        alpha = cfg[prefix + 'alpha']
-        self.alpha = cfg['alpha'] if alpha == 'same' else alpha
-        threshold = cfg[prefix + 'pseudo_threshold']
-        self.pseudo_threshold = cfg['pseudo_threshold'] if threshold == 'same' else threshold
-        self.psweight_ignore_top = cfg['pseudo_weight_ignore_top']
-        self.psweight_ignore_bottom = cfg['pseudo_weight_ignore_bottom']
-        self.ema_model = build_segmentor(deepcopy(cfg['model']))
+        self.alpha = alpha
+        self.pseudo_threshold = pseudo_threshold
+        self.psweight_ignore_top = pseudo_weight_ignore_top
+        self.psweight_ignore_bottom = pseudo_weight_ignore_bottom
+        self.ema_model = build_segmentor(deepcopy(model))
 
     def update_weights(self, model: nn.Module, iteration: int) -> None:
         """Copy the student at iteration 0, EMA-update it afterwards (`ema.step_ema`)."""

@@ -43,7 +43,7 @@ def _batch(b=2):
 
 
 def _run(cfg, batch=None):
-    mic, model = MaskingConsistencyModule(False, cfg), RecordingModel()
+    mic, model = MaskingConsistencyModule(**cfg), RecordingModel()
     losses = mic(model, **(batch or _batch()))
     return mic, model.inputs, losses
 
@@ -108,6 +108,7 @@ def test_aug_mode_jitters_before_masking():
 
 
 def test_aug_mode_blurs_even_without_uda_blur():
+    """MIC's masked augmentation ignores `uda.blur`: the module does not even take it."""
     blur_draw = _seed_python_random(lambda cj: cj <= 0.2, lambda bl: bl > 0.5)
     batch = _batch()
     torch.manual_seed(0)
@@ -115,7 +116,7 @@ def test_aug_mode_blurs_even_without_uda_blur():
     batch['pseudo_label'] = torch.zeros(2, 64, 64, dtype=torch.long)
     batch['pseudo_weight'] = torch.ones(2, 64, 64)
     np.random.seed(4)
-    _, rec, _ = _run(_cfg(mask_mode='separatetrgaug', blur=False), batch)
+    _, rec, _ = _run(_cfg(mask_mode='separatetrgaug'), batch)
     np.random.seed(4)
     assert torch.allclose(rec['img'], gaussian_blur(blur_draw, batch['target_img']))
     assert not torch.allclose(rec['img'], batch['target_img'])
@@ -141,13 +142,24 @@ def test_masked_image_kept_for_debug():
 
 def test_unknown_mode_and_missing_generator_are_user_errors():
     with pytest.raises(UserError, match='mask_mode'):
-        MaskingConsistencyModule(False, _cfg(mask_mode='joint'))
+        MaskingConsistencyModule(**_cfg(mask_mode='joint'))
     with pytest.raises(UserError, match='mask_generator'):
-        MaskingConsistencyModule(False, _cfg(mask_generator=None))
+        MaskingConsistencyModule(**_cfg(mask_generator=None))
 
 
 def test_no_separate_teacher_when_params_are_same():
-    assert MaskingConsistencyModule(False, _cfg()).teacher is None
+    assert MaskingConsistencyModule(**_cfg()).teacher is None
+
+
+@pytest.mark.parametrize('mask_alpha, mask_threshold, expected', [
+    (0.9, 'same', (0.9, 0.968)), ('same', 0.5, (0.999, 0.5)), ('same', None, (0.999, None))])
+def test_separate_teacher_takes_the_mask_params_unless_same(monkeypatch, mask_alpha,
+                                                             mask_threshold, expected):
+    monkeypatch.setattr(teacher_module, 'build_segmentor', lambda cfg: torch.nn.Identity())
+    mic = MaskingConsistencyModule(**_cfg(
+        mask_alpha=mask_alpha, mask_pseudo_threshold=mask_threshold, model=dict(type='Fake'),
+        alpha=0.999, pseudo_threshold=0.968))
+    assert (mic.teacher.alpha, mic.teacher.pseudo_threshold) == expected
 
 
 def test_separate_teacher_supplies_pseudo_labels(monkeypatch):
@@ -161,7 +173,7 @@ def test_separate_teacher_supplies_pseudo_labels(monkeypatch):
     cfg = _cfg(mask_pseudo_threshold=None, model=dict(type='Fake'), alpha=0.999,
                pseudo_threshold=0.968, pseudo_weight_ignore_top=0,
                pseudo_weight_ignore_bottom=0)
-    mic, model = MaskingConsistencyModule(False, cfg), RecordingModel()
+    mic, model = MaskingConsistencyModule(**cfg), RecordingModel()
     batch = _batch()
     batch.update(pseudo_label=None, pseudo_weight=None)
     mic(model, **batch)

@@ -26,20 +26,12 @@ class FakeSegmentor(nn.Module):
 @pytest.fixture
 def cfg(monkeypatch):
     monkeypatch.setattr(teacher_module, 'build_segmentor', lambda model_cfg: FakeSegmentor())
-    return dict(model=dict(type='Fake'), alpha=0.999, pseudo_threshold=0.7,
-                pseudo_weight_ignore_top=0, pseudo_weight_ignore_bottom=0,
-                mask_alpha=0.9, mask_pseudo_threshold='same')
-
-
-def test_mask_params_override_unless_same(cfg):
-    teacher = EMATeacher(use_mask_params=True, cfg=cfg)
-    assert (teacher.alpha, teacher.pseudo_threshold) == (0.9, 0.7)
-    teacher = EMATeacher(use_mask_params=False, cfg=cfg)
-    assert (teacher.alpha, teacher.pseudo_threshold) == (0.999, 0.7)
+    return dict(model=dict(type='Fake'), alpha=0.9, pseudo_threshold=0.7,
+                pseudo_weight_ignore_top=0, pseudo_weight_ignore_bottom=0)
 
 
 def test_teacher_labels_and_weights_target(cfg):
-    teacher = EMATeacher(use_mask_params=True, cfg=cfg)
+    teacher = EMATeacher(**cfg)
     label, weight = teacher(torch.zeros(2, 3, 2, 2), [{}, {}], None)
     assert label.tolist() == [[[1, 0], [0, 0]]] * 2
     # 2 confident pixels (prob 0.75) of 8
@@ -47,21 +39,21 @@ def test_teacher_labels_and_weights_target(cfg):
 
 
 def test_teacher_without_threshold_weights_one_and_filters_region(cfg):
-    cfg.update(mask_pseudo_threshold=None, pseudo_weight_ignore_top=1)
-    teacher = EMATeacher(use_mask_params=True, cfg=cfg)
+    cfg.update(pseudo_threshold=None, pseudo_weight_ignore_top=1)
+    teacher = EMATeacher(**cfg)
     _, weight = teacher(torch.zeros(1, 3, 2, 2), [{}], None)
     assert weight.tolist() == [[[0.0, 0.0], [1.0, 1.0]]]
 
 
 def test_teacher_disables_dropout_only(cfg):
-    teacher = EMATeacher(use_mask_params=True, cfg=cfg).train()
+    teacher = EMATeacher(**cfg).train()
     teacher(torch.zeros(1, 3, 2, 2), [{}], None)
     assert not teacher.ema_model.drop.training
     assert teacher.ema_model.bn.training
 
 
 def test_teacher_update_copies_then_averages(cfg):
-    teacher = EMATeacher(use_mask_params=True, cfg=cfg)
+    teacher = EMATeacher(**cfg)
     student = FakeSegmentor()
     teacher.update_weights(student, 0)
     assert torch.equal(teacher.ema_model.conv.weight, student.conv.weight)
