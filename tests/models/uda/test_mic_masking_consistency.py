@@ -154,7 +154,7 @@ def test_no_separate_teacher_when_params_are_same():
 @pytest.mark.parametrize('mask_alpha, mask_threshold, expected', [
     (0.9, 'same', (0.9, 0.968)), ('same', 0.5, (0.999, 0.5)), ('same', None, (0.999, None))])
 def test_separate_teacher_takes_the_mask_params_unless_same(monkeypatch, mask_alpha,
-                                                             mask_threshold, expected):
+                                                            mask_threshold, expected):
     monkeypatch.setattr(teacher_module, 'build_segmentor', lambda cfg: torch.nn.Identity())
     mic = MaskingConsistencyModule(**_cfg(
         mask_alpha=mask_alpha, mask_pseudo_threshold=mask_threshold, model=dict(type='Fake'),
