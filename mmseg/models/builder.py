@@ -4,6 +4,8 @@ import warnings
 from mmcv.cnn import MODELS as MMCV_MODELS
 from mmcv.utils import Registry
 
+from ..utils.errors import UserError
+
 MODELS = Registry('models', parent=MMCV_MODELS)
 BACKBONES = MODELS
 NECKS = MODELS
@@ -44,12 +46,14 @@ def build_segmentor(cfg, train_cfg=None, test_cfg=None):
 def build_train_model(cfg):
     """Build the UDA wrapper when the config has `uda`, else a plain segmentor (as MIC does).
 
-    The UDA model receives a copy of `cfg.model`, the run length `max_iters` and the
-    top-level `mixed_precision` switch (None = fp32, as MIC).
+    The UDA model receives `cfg.model`, the run length `max_iters` and the top-level
+    `mixed_precision` switch (None = fp32, as MIC) as arguments; `cfg` itself is not changed
+    (MIC wrote them into `cfg.uda`).
     """
-    if 'uda' in cfg:
-        cfg.uda['model'] = cfg.model
-        cfg.uda['max_iters'] = cfg.runner.max_iters
-        cfg.uda['mixed_precision'] = cfg.get('mixed_precision')
-        return UDA.build(cfg.uda)
-    return build_segmentor(cfg.model)
+    if 'uda' not in cfg:
+        return build_segmentor(cfg.model)
+    if 'mixed_precision' in cfg.uda:
+        raise UserError('uda.mixed_precision is not a uda key: set the top-level '
+                        "`mixed_precision = 'bf16'` (or 'fp16', None) instead.")
+    return UDA.build(dict(cfg.uda, model=cfg.model, max_iters=cfg.runner.max_iters,
+                          mixed_precision=cfg.get('mixed_precision')))

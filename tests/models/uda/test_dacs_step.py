@@ -186,3 +186,18 @@ def test_feature_distance_over_all_scales_sums_both_scales_with_the_label_croppe
         expected = expected + (student - ref).norm(dim=1)[mask[:, 0]].mean()
     torch.testing.assert_close(loss, model.fdist_lambda * expected)
     assert torch.isfinite(loss)
+
+
+def test_building_leaves_the_config_as_written():
+    cfg = tiny_cfg()
+    cfg.mixed_precision = 'bf16'
+    before = copy.deepcopy(cfg._cfg_dict.to_dict())
+    model = build_train_model(cfg)
+    assert model.mixed_precision == 'bf16' and model.max_iters == cfg.runner.max_iters
+    assert cfg._cfg_dict.to_dict() == before
+
+
+def test_mixed_precision_inside_uda_is_one_clear_error():
+    cfg = tiny_cfg(mixed_precision='bf16')
+    with pytest.raises(UserError, match="top-level `mixed_precision"):
+        build_train_model(cfg)
