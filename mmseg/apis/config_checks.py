@@ -50,8 +50,8 @@ def _lookup_type(name):
     """The class registered as `name` in this package's or mmcv's registries, or None."""
     from mmcv.runner import HOOKS, OPTIMIZERS, RUNNERS
     import mmseg.core.runner  # noqa: F401  (registers the runner and hooks)
-    from mmseg.datasets.builder import DATASETS, PIPELINES
-    from mmseg.models.builder import MODELS
+    from ..datasets.builder import DATASETS, PIPELINES
+    from ..models.builder import MODELS
     for registry in (MODELS, DATASETS, PIPELINES, RUNNERS, HOOKS, OPTIMIZERS):
         cls = registry.get(name)
         if cls is not None:
@@ -144,8 +144,8 @@ def check_override_keys(cfg, options: dict) -> None:
 
 
 def _registered_class(name):
-    from mmseg.models.builder import MODELS
-    from mmseg.datasets.builder import DATASETS, PIPELINES
+    from ..models.builder import MODELS
+    from ..datasets.builder import DATASETS, PIPELINES
     for registry in (MODELS, DATASETS, PIPELINES):
         cls = registry.get(name)
         if cls is not None:
@@ -189,8 +189,8 @@ def explain_build_error(err, where):
     # Nested builds wrap the KeyError's text in quotes once per level.
     match = _NOT_REGISTERED.search(re.sub(r'[\'"\\]', '', message.split(': ')[-1]).strip())
     if isinstance(err, KeyError) and match:
-        from mmseg.models.builder import MODELS
-        from mmseg.datasets.builder import DATASETS, PIPELINES
+        from ..models.builder import MODELS
+        from ..datasets.builder import DATASETS, PIPELINES
         known = sorted({*MODELS.module_dict, *DATASETS.module_dict, *PIPELINES.module_dict})
         hint = difflib.get_close_matches(match.group(1), known, n=1)
         hint = f" Did you mean '{hint[0]}'?" if hint else ''

@@ -6,11 +6,11 @@ import numpy as np
 import torch
 from mmcv.parallel import collate
 
-from mmseg.datasets.pipelines import Compose
-from mmseg.models import build_segmentor
-from mmseg.utils.checkpoint import load_segmentor_checkpoint
+from ..datasets.pipelines import Compose
+from ..models import build_segmentor
+from ..utils.checkpoint import load_segmentor_checkpoint
 from .config_checks import build_with_clear_errors, load_config
-from mmseg.utils.device import default_device, to_device
+from ..utils.device import default_device, to_device
 
 
 def init_segmentor(config: Union[str, mmcv.Config], checkpoint: Optional[str] = None,

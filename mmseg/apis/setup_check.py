@@ -40,7 +40,7 @@ def _dataset_configs(cfg: mmcv.Config) -> Dict[str, dict]:
 
 
 def _build(dataset_cfg: dict, test_mode: bool, where: str):
-    from mmseg.datasets import build_dataset
+    from ..datasets import build_dataset
     return build_with_clear_errors(lambda c: build_dataset(c, dict(test_mode=test_mode)),
                                    copy.deepcopy(dataset_cfg), where)
 
@@ -71,7 +71,7 @@ def check_datasets(cfg: mmcv.Config, samples: int, problems: List[str],
 
 def check_label_samples(dataset, key: str, samples: int, problems: List[str]) -> None:
     """Read `samples` evenly spaced labels and apply the training's label-id check."""
-    from mmseg.datasets.pipelines.loading import check_label_ids
+    from ..datasets.pipelines.loading import check_label_ids
     if dataset.ann_dir is None or not dataset.CLASSES or samples <= 0:
         return
     indices = np.unique(np.linspace(0, len(dataset) - 1, min(samples, len(dataset))).astype(int))
@@ -98,7 +98,7 @@ def check_rcs_stats(cfg: mmcv.Config, built: dict, samples: int, problems: List[
     except UserError as err:
         problems.append(f'data.train.rare_class_sampling: {err}')
         return
-    from mmseg.datasets.rare_class_sampling import load_rcs_stats
+    from ..datasets.rare_class_sampling import load_rcs_stats
     source = uda.source
     class_stats, _ = load_rcs_stats(source.data_root, source.CONVERTER)
     fix = f're-run `python {source.CONVERTER}`' if source.CONVERTER else 're-write the stats'
@@ -133,7 +133,7 @@ def check_pretrained(cfg: mmcv.Config, load: bool, problems: List[str]) -> None:
         return
     if not load:
         return
-    from mmseg.models import build_backbone
+    from ..models import build_backbone
     try:
         build_backbone(dict(model.backbone, pretrained=source)).init_weights()
     except UserError as err:

@@ -18,7 +18,7 @@ from mmcv.image import tensor2imgs
 from mmcv.parallel import DataContainer
 from mmcv.runner import get_dist_info
 
-from mmseg.utils.device import unwrap_model
+from ..utils.device import unwrap_model
 
 EFFICIENT_TEST_DIR = '.efficient_test'
 

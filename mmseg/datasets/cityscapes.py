@@ -7,9 +7,9 @@ import mmcv
 import numpy as np
 from mmcv.utils import print_log
 
-from mmseg.core.evaluation.class_names import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
-from mmseg.core.evaluation.metrics import ALLOWED_METRICS, check_metrics
-from mmseg.utils.errors import UserError
+from ..core.evaluation.class_names import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+from ..core.evaluation.metrics import ALLOWED_METRICS, check_metrics
+from ..utils.errors import UserError
 from .builder import DATASETS
 from .custom import CustomDataset, Prediction, collect_extra_key
 

@@ -13,10 +13,10 @@ from PIL import Image
 from prettytable import PrettyTable
 from torch.utils.data import Dataset
 
-from mmseg.core.evaluation.metrics import (ALLOWED_METRICS, SYNTHIA_CLASS_SUBSETS, check_metrics,
-                                           class_subset_metrics, eval_metrics,
-                                           intersect_and_union, pre_eval_to_metrics)
-from mmseg.utils.errors import UserError
+from ..core.evaluation.metrics import (ALLOWED_METRICS, SYNTHIA_CLASS_SUBSETS, check_metrics,
+                                       class_subset_metrics, eval_metrics,
+                                       intersect_and_union, pre_eval_to_metrics)
+from ..utils.errors import UserError
 from .builder import DATASETS
 from .pipelines import Compose, LoadAnnotations
 

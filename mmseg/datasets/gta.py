@@ -1,5 +1,5 @@
 """GTA5 (source of GTA→Cityscapes), labels converted to Cityscapes train ids."""
-from mmseg.core.evaluation.class_names import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+from ..core.evaluation.class_names import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 from .builder import DATASETS
 from .custom import CustomDataset
 

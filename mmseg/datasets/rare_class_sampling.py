@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from mmseg.utils.errors import UserError
+from ..utils.errors import UserError
 
 
 def rcs_class_probs(sample_class_stats: Sequence[Dict[str, int]],

@@ -1,5 +1,5 @@
 """SYNTHIA-RAND-CITYSCAPES (source of Synthia→Cityscapes), labels as Cityscapes train ids."""
-from mmseg.core.evaluation.class_names import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+from ..core.evaluation.class_names import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 from .builder import DATASETS
 from .custom import CustomDataset
 

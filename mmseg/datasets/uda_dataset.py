@@ -7,7 +7,7 @@ import torch
 from mmcv.parallel import DataContainer as DC
 from mmcv.utils import print_log
 
-from mmseg.utils.errors import UserError
+from ..utils.errors import UserError
 from .builder import DATASETS
 from .rare_class_sampling import files_with_class, load_rcs_stats, rcs_class_probs
 

@@ -51,7 +51,7 @@ class _SegEvalMixin:
         return scalars[self.key_indicator]
 
     def _log_results(self, runner, results: list) -> None:
-        from mmseg.apis.test import remove_efficient_test_files
+        from ...apis.test import remove_efficient_test_files
         runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
         key_score = self.evaluate(runner, results)
         if self.efficient_test:
@@ -79,7 +79,7 @@ class EvalHook(_SegEvalMixin, _EvalHook):
 
     def _do_evaluate(self, runner):
         # Imported here: mmseg.apis imports the training code, which imports these hooks.
-        from mmseg.apis.test import single_gpu_test
+        from ...apis.test import single_gpu_test
         results = single_gpu_test(runner.model, self.dataloader, show=False,
                                   efficient_test=self.efficient_test, pre_eval=self.pre_eval)
         runner.log_buffer.clear()
@@ -99,7 +99,7 @@ class DistEvalHook(_SegEvalMixin, _DistEvalHook):
         self._set_result_mode(efficient_test, pre_eval)
 
     def _do_evaluate(self, runner):
-        from mmseg.apis.test import multi_gpu_test
+        from ...apis.test import multi_gpu_test
         if self.broadcast_bn_buffer:
             _broadcast_bn_buffers(runner.model)
         tmpdir = self.tmpdir or osp.join(runner.work_dir, '.eval_hook')

@@ -17,7 +17,7 @@ import mmcv
 import numpy as np
 import torch
 
-from mmseg.utils.errors import UserError
+from ...utils.errors import UserError
 from .class_names import SYNTHIA_13_EXCLUDED_CLASSES, SYNTHIA_ABSENT_CLASSES
 
 Areas = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]

@@ -4,7 +4,7 @@ from typing import Dict, List, Optional
 
 from mmcv.runner import HOOKS, Hook, master_only
 
-from mmseg.utils.json_log import Curves, load_json_log
+from ...utils.json_log import Curves, load_json_log
 
 SUMMARY_FILE = 'run_summary.png'
 # Panels of the summary: a title and the rule that picks the log keys shown in it.

@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple
 
 import torch
 
-from mmseg.utils import get_root_logger
+from ...utils import get_root_logger
 
 ITER_CHECKPOINT = re.compile(r'^iter_(\d+)\.pth$')
 LATEST = 'latest.pth'

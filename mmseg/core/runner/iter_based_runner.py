@@ -30,10 +30,10 @@ import torch
 from mmcv.runner import RUNNERS, IterBasedRunner, get_dist_info
 from mmcv.runner.checkpoint import get_state_dict, weights_to_cpu
 
-from mmseg.utils.checkpoint import (extract_segmentor_state_dict, load_state_dict_checked,
-                                    safe_load)
-from mmseg.utils.device import unwrap_model
-from mmseg.utils.errors import UserError
+from ...utils.checkpoint import (extract_segmentor_state_dict, load_state_dict_checked,
+                                 safe_load)
+from ...utils.device import unwrap_model
+from ...utils.errors import UserError
 from .checkpoint_files import atomic_save, link_latest
 from .data import ResumableSampler
 from .nonfinite import NONFINITE_DEFAULT, NonFiniteMonitor

@@ -14,7 +14,7 @@ from typing import Dict, Optional
 import torch
 import torch.distributed as dist
 
-from mmseg.utils.errors import UserError
+from ...utils.errors import UserError
 
 DEFAULT_PORT = 29500  # torch.distributed's default
 # What each launcher sets: torch's variable -> the launcher's.

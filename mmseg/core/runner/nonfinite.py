@@ -17,7 +17,7 @@ from typing import Dict, Iterable, List, Optional
 import torch
 from mmcv.runner import HOOKS, Hook, OptimizerHook
 
-from mmseg.utils.errors import UserError
+from ...utils.errors import UserError
 from .distributed import average_gradients
 
 # Loss terms that are legitimately NaN with a zero gradient (see the module docstring).

@@ -12,7 +12,7 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 import torch
 from torch import nn
 
-from mmseg.utils.errors import UserError
+from ...utils.errors import UserError
 
 # How a step is computed, not what it computes: this run's config decides, not the checkpoint
 # (a CPU checkpoint resumed on a GPU keeps the config's fused kernel, and vice versa).

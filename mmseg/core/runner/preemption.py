@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from mmseg.utils.errors import RetryableStop
+from ...utils.errors import RetryableStop
 from .checkpoint_hook import SafeCheckpointHook
 from .distributed import is_distributed
 

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from mmcv.parallel import DataContainer as DC
 
-from mmseg.utils.errors import UserError
+from ...utils.errors import UserError
 from ..builder import PIPELINES
 
 #: MMSeg 0.x's default meta keys (`Collect` in MIC's seg/mmseg/datasets/pipelines/formating.py).

@@ -5,7 +5,7 @@ from typing import Optional, Tuple
 import mmcv
 import numpy as np
 
-from mmseg.utils.errors import UserError
+from ...utils.errors import UserError
 from ..builder import PIPELINES
 
 

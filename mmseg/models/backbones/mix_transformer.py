@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from mmcv.runner import BaseModule
 from timm.layers import DropPath, trunc_normal_
 
-from mmseg.utils.checkpoint import load_backbone_weights
-from mmseg.utils.errors import UserError
+from ...utils.checkpoint import load_backbone_weights
+from ...utils.errors import UserError
 from ..builder import BACKBONES
 
 # Block and stage norms use eps 1e-6; the patch-embedding and attention norms keep PyTorch's

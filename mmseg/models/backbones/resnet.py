@@ -5,7 +5,6 @@ Module names and state-dict keys are mmseg 0.x's, so open-mmlab's ImageNet check
 `layer1.0.downsample.0.weight`, ...) load unchanged. The plain `ResNet` has torchvision's key
 layout (`conv1`, `bn1`, `layer*`), so torchvision's ImageNet weights load into it as well.
 """
-import os.path as osp
 from typing import List, Optional, Sequence
 
 import torch
@@ -15,8 +14,8 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmcv.runner import BaseModule, Sequential
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmseg.utils.checkpoint import load_backbone_weights
-from mmseg.utils.model_zoo import resolve_pretrained
+from ...utils.checkpoint import load_backbone_weights
+from ...utils.model_zoo import resolve_pretrained
 from ..builder import BACKBONES
 
 

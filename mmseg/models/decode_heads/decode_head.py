@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 from mmcv.runner import BaseModule
 
-from mmseg.ops import resize
+from ...ops import resize
 from ..builder import build_loss
 from ..losses import accuracy
 

@@ -3,7 +3,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from mmseg.ops import resize
+from ...ops import resize
 from ..builder import HEADS, build_head
 from ..segmentors.encoder_decoder import windows_cover
 from ..utils.crop_box import Box, crop, scale_box

@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 
-from mmseg.ops import resize
+from ...ops import resize
 from ..builder import HEADS
 from ..utils.token_mlp import MLP
 from .decode_head import BaseDecodeHead, Features

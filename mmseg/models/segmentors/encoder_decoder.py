@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from mmcv.utils import ConfigDict
 
-from mmseg.ops import resize
+from ...ops import resize
 from .. import builder
 from ..builder import SEGMENTORS
 from ..utils.dict_prefix import add_prefix

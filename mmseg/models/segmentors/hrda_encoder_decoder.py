@@ -3,7 +3,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from mmseg.ops import resize
+from ...ops import resize
 from ..builder import SEGMENTORS
 from ..utils.crop_box import Box, crop, get_crop_bbox
 from ..utils.dict_prefix import add_prefix

@@ -7,11 +7,11 @@ from typing import Dict, List, Optional, Union
 import torch
 from torch import nn
 
-from mmseg.models.uda.teacher_module import EMATeacher
-from mmseg.models.utils.dacs_transforms import (draw_strong_parameters, get_mean_std,
-                                                strong_transform)
-from mmseg.models.utils.masking_transforms import build_mask_generator
-from mmseg.utils.errors import UserError
+from .teacher_module import EMATeacher
+from ..utils.dacs_transforms import (draw_strong_parameters, get_mean_std,
+                                     strong_transform)
+from ..utils.masking_transforms import build_mask_generator
+from ...utils.errors import UserError
 
 MASK_MODES = ('separate', 'separateaug', 'separatesrc', 'separatesrcaug', 'separatetrg',
               'separatetrgaug')

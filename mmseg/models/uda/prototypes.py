@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
-from mmseg.models.builder import HEADS
-from mmseg.models.utils.label_downscale import downscale_label_ratio
-from mmseg.utils.errors import UserError
+from ..builder import HEADS
+from ..utils.label_downscale import downscale_label_ratio
+from ...utils.errors import UserError
 
 IGNORE_INDEX = 255
 # Stream ids of `own_seed`: PCPR's own random draws, kept apart from the global stream.

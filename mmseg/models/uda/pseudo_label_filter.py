@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmseg.models.uda.pseudo_labels import pseudo_label_from_logits
-from mmseg.utils.errors import UserError
+from .pseudo_labels import pseudo_label_from_logits
+from ...utils.errors import UserError
 
 IGNORE_INDEX = 255
 
@@ -266,7 +266,7 @@ class PseudoLabelFilter:
     @classmethod
     def from_cfg(cls, cfg: dict) -> 'PseudoLabelFilter':
         """Build from `uda.plf`; an unknown key is a UserError naming it and the known keys."""
-        from mmseg.utils.errors import refuse_unknown_keys
+        from ...utils.errors import refuse_unknown_keys
         refuse_unknown_keys(cfg, inspect.signature(cls).parameters, 'uda.plf')
         return cls(**cfg)
 

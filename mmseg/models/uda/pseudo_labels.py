@@ -3,7 +3,7 @@ from typing import Optional, Tuple
 
 import torch
 
-from mmseg.utils.errors import UserError
+from ...utils.errors import UserError
 
 
 def pseudo_label_from_logits(logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

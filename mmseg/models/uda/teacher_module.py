@@ -12,11 +12,11 @@ from timm.layers import DropPath
 from torch import nn
 from torch.nn.modules.dropout import _DropoutNd
 
-from mmseg.models.builder import build_segmentor
-from mmseg.models.uda.ema import step_ema
-from mmseg.models.uda.pseudo_labels import (filter_valid_pseudo_region, pseudo_label_from_logits,
-                                            pseudo_weight_map)
-from mmseg.utils.device import unwrap_model
+from ..builder import build_segmentor
+from .ema import step_ema
+from .pseudo_labels import (filter_valid_pseudo_region, pseudo_label_from_logits,
+                            pseudo_weight_map)
+from ...utils.device import unwrap_model
 
 
 def disable_stochastic_layers(model: nn.Module) -> None:

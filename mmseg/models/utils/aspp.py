@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 
-from mmseg.ops import resize
+from ...ops import resize
 
 
 class ASPPModule(nn.ModuleList):

@@ -16,7 +16,7 @@ import torch
 from kornia.color import hsv_to_rgb, rgb_to_hsv
 from kornia.filters import gaussian_blur2d
 
-from mmseg.utils.errors import UserError
+from ...utils.errors import UserError
 
 ArrayLike = Union[torch.Tensor, Sequence[float], np.ndarray]
 

@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from mmseg.models.utils.label_downscale import downscale_label_ratio
+from .label_downscale import downscale_label_ratio
 
 
 def masked_feat_dist(f1: torch.Tensor, f2: torch.Tensor, mask: Optional[torch.Tensor] = None,

@@ -3,8 +3,8 @@ from typing import Optional
 
 import torch
 
-from mmseg.ops import resize
-from mmseg.utils.errors import UserError
+from ...ops import resize
+from ...utils.errors import UserError
 
 
 class BlockMaskGenerator:
@@ -56,7 +56,7 @@ def build_mask_generator(cfg: Optional[dict]) -> Optional[BlockMaskGenerator]:
     if kind != 'block':
         raise UserError(f"uda.mask_generator.type={kind!r} is not supported: use type='block' "
                         '(with mask_ratio and mask_block_size).')
-    from mmseg.utils.errors import refuse_unknown_keys
+    from ...utils.errors import refuse_unknown_keys
     refuse_unknown_keys(cfg, ('mask_ratio', 'mask_block_size'), 'uda.mask_generator')
     try:
         return BlockMaskGenerator(**cfg)

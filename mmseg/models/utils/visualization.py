@@ -12,7 +12,7 @@ Array = Union[torch.Tensor, np.ndarray]
 
 def _default_palette() -> List[List[int]]:
     # Imported lazily: debug images are optional and must not pull the evaluation package in.
-    from mmseg.core.evaluation.class_names import CITYSCAPES_PALETTE
+    from ...core.evaluation.class_names import CITYSCAPES_PALETTE
     return [list(c) for c in CITYSCAPES_PALETTE]
 
 
