@@ -34,7 +34,7 @@ from .ema import step_ema
 from .handoffs import MixedBatch, PseudoLabels, TeacherOutput
 from .masking_consistency_module import MaskingConsistencyModule
 from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
-                            pseudo_label_from_logits)
+                            pseudo_label_from_logits, teacher_diagnostics)
 from .teacher_module import disable_stochastic_layers
 from .uda_decorator import UDADecorator, get_module, parse_losses
 
@@ -212,10 +212,8 @@ class DACS(UDADecorator):
         weight = filter_valid_pseudo_region(weight, valid_pseudo_mask, self.psweight_ignore_top,
                                             self.psweight_ignore_bottom)
         log_vars = {}
-        if target_gt is not None:  # debug labels (data.train.debug_gt): the teacher's accuracy
-            gt = target_gt.reshape(label.shape)
-            labelled = gt != 255
-            log_vars['pl.acc'] = ((label == gt) & labelled).sum() / labelled.sum().clamp_min(1)
+        if target_gt is not None:  # debug labels (data.train.debug_gt): the teacher's regime
+            log_vars = teacher_diagnostics(prob, label, target_gt, self.pseudo_threshold)
         return PseudoLabels(label=label, weight=weight, masked_label=label, masked_weight=weight,
                             confidence=prob, log_vars=log_vars)
 

@@ -21,7 +21,7 @@ from .handoffs import DecoderFeatures, MixedBatch, PseudoLabels, TeacherOutput
 from .prototype_learner import PrototypeLearner
 from .pseudo_label_filter import PseudoLabelFilter
 from .pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
-                            pseudo_label_from_logits)
+                            pseudo_label_from_logits, teacher_diagnostics)
 from .teacher_module import disable_stochastic_layers
 
 
@@ -105,9 +105,12 @@ class PCPR(DACS):
             masked_label, masked_weight = out.pseudo_label, out.pseudo_weight
         else:
             masked_label, masked_weight = label, quality * valid
+        log_vars = dict(out.stats)
+        if target_gt is not None:
+            log_vars.update(teacher_diagnostics(prob, label, target_gt, self.pseudo_threshold))
         return PseudoLabels(label=out.pseudo_label, weight=out.pseudo_weight,
                             masked_label=masked_label, masked_weight=masked_weight,
-                            confidence=out.maps['confidence'], log_vars=out.stats,
+                            confidence=out.maps['confidence'], log_vars=log_vars,
                             reliability=out.maps['reliability'], maps=out.maps,
                             teacher=teacher_out)
 

@@ -21,6 +21,8 @@ from .pseudo_labels import pseudo_label_from_logits
 from ...utils.errors import UserError
 
 IGNORE_INDEX = 255
+# Where the filter's maps act (`PseudoLabelFilter.apply_to`).
+APPLY_TO = ('both', 'loss', 'anchors')
 
 
 def scale_consistency(p_lr: Tensor, p_hr: Optional[Tensor], mode: str = 'hard',
@@ -235,6 +237,10 @@ class PseudoLabelFilter:
             nearest class prototype (PCPR computes the class scores; needs `fpc`).
         proto_temperature: T of the soft `m_proto`.
         renormalize: rescale each image's weights to the sum of MIC's `q * valid_region`.
+        apply_to: where the filter's maps act: 'both' (the loss weights and the choice of
+            FPC's target anchors, as first defined), 'loss' (the weights only; every confident
+            target pixel may be an anchor) or 'anchors' (only which target pixels may be FPC
+            anchors; the loss keeps MIC's weights, so the filter cannot remove signal from it).
     """
 
     def __init__(self, use_consistency: bool = False, consistency_mode: str = 'hard',
@@ -242,10 +248,13 @@ class PseudoLabelFilter:
                  edge_gamma: float = 1.0, edge_stride: int = 4, drop_below: float = 0.0,
                  plf_on_masked: bool = True, use_offline_pl: bool = False,
                  proto_agreement: Optional[str] = None, proto_temperature: float = 0.1,
-                 renormalize: bool = False):
+                 renormalize: bool = False, apply_to: str = 'both'):
         if consistency_mode not in ('hard', 'soft'):
             raise UserError(f"uda.plf.consistency_mode must be 'hard' or 'soft', "
                             f'got {consistency_mode!r}')
+        if apply_to not in APPLY_TO:
+            raise UserError(f'uda.plf.apply_to must be one of {", ".join(APPLY_TO)}, '
+                            f'got {apply_to!r}')
         if proto_agreement not in (None, 'soft', 'hard'):
             raise UserError(f"uda.plf.proto_agreement must be None, 'soft' or 'hard', "
                             f'got {proto_agreement!r}')
@@ -262,6 +271,7 @@ class PseudoLabelFilter:
         self.proto_agreement = proto_agreement
         self.proto_temperature = proto_temperature
         self.renormalize = renormalize
+        self.apply_to = apply_to
 
     @classmethod
     def from_cfg(cls, cfg: dict) -> 'PseudoLabelFilter':
@@ -303,6 +313,7 @@ class PseudoLabelFilter:
                                          num_classes=fused.shape[1])
             m_edge = edge_weight(edge_prob, self.edge_gamma)
         valid_region = ones if valid_region is None else valid_region
+        # The filter's judgement of every pixel; `apply_to` decides what it changes.
         weight = combine_weights(q, m_cons, m_edge, valid_region)
         reliability = m_cons * m_edge
         extra = {}
@@ -321,20 +332,28 @@ class PseudoLabelFilter:
             weight, reliability = weight * m, reliability * m
         if self.renormalize:
             weight = renormalize_weights(weight, q * valid_region)
-        filtered = apply_drop_below(label, weight, self.drop_below)
         stats = self._stats(q, weight, m_cons, m_edge, label, gt)
         stats.update({f'plf.{name}': m.mean() for name, m in extra.items()})
+        if self.apply_to == 'anchors':  # the loss keeps MIC's weights and labels
+            weight, filtered = combine_weights(q, ones, ones, valid_region), label
+        else:
+            filtered = apply_drop_below(label, weight, self.drop_below)
+        if self.apply_to == 'loss':  # every pixel may be an anchor, as without the filter
+            reliability = ones
         maps = dict(confidence=confidence, m_cons=m_cons, edge_prob=edge_prob, m_edge=m_edge,
                     reliability=reliability, **extra)
         return PLFOutput(filtered, weight, stats, maps)
 
     def _stats(self, q: Tensor, weight: Tensor, m_cons: Tensor, m_edge: Tensor, label: Tensor,
                gt: Optional[Tensor]) -> Dict[str, Tensor]:
-        """Log values. A pixel is *kept* if it still trains: w > 0 and w >= drop_below.
+        """Log values of the filter's judgement `weight` (whether or not `apply_to` lets it
+        reach the loss). A pixel is *kept* if the filter lets it train: w > 0 and
+        w >= drop_below.
 
         With `gt`, over pixels whose GT is not 255: `acc_before` = accuracy of the unfiltered
-        pseudo-label on all of them, `acc_after` = accuracy on the kept ones (unweighted),
-        `acc_weighted` = sum(w * correct) / sum(w). An empty denominator gives 0.
+        pseudo-label on all of them, `acc_after` / `acc_dropped` = accuracy on the kept / the
+        dropped ones (unweighted), `acc_weighted` = sum(w * correct) / sum(w). An empty
+        denominator gives 0.
         """
         kept = (weight > 0) & (weight >= self.drop_below)
         stats = {'plf.q': torch.as_tensor(q, dtype=weight.dtype, device=weight.device),
@@ -349,6 +368,9 @@ class PseudoLabelFilter:
             stats['plf.acc_before'] = correct.sum() / labelled.sum().clamp_min(1)
             stats['plf.acc_after'] = (correct * kept_labelled).sum() \
                 / kept_labelled.sum().clamp_min(1)
+            dropped_labelled = labelled - kept_labelled
+            stats['plf.acc_dropped'] = (correct * dropped_labelled).sum() \
+                / dropped_labelled.sum().clamp_min(1)
             w = weight * labelled
             stats['plf.acc_weighted'] = (correct * w).sum() / w.sum().clamp_min(1e-12)
         return stats

@@ -1,5 +1,5 @@
 """Teacher pseudo-labels and DACS's scalar confidence weight (MIC's `DACS.forward_train`)."""
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 
@@ -61,3 +61,36 @@ def filter_valid_pseudo_region(weight: torch.Tensor, valid_pseudo_mask: Optional
     if valid_pseudo_mask is not None:
         weight = weight * valid_pseudo_mask.squeeze(1)
     return weight
+
+
+def teacher_diagnostics(prob_max: torch.Tensor, label: torch.Tensor, gt: torch.Tensor,
+                        threshold: Optional[float], ignore_index: int = 255
+                        ) -> Dict[str, torch.Tensor]:
+    """How confident and how right the teacher is, for the log (`pl.*`; never `.item()`-ed).
+
+    Only for runs with target labels (`data.train.debug_gt`, the synthetic benchmark): they say
+    which regime self-training is in (how much of the target loss's weight `q` gives, and how
+    many pseudo-labels are right), which decides what a pseudo-label filter can gain.
+
+    Args:
+        prob_max, label: (B, H, W) the teacher's max probability and argmax.
+        gt: (B, H, W) or (B, 1, H, W) target labels (`ignore_index` = unlabelled).
+        threshold: MIC's pseudo threshold (None: no confidence weighting, `pl.q` = 1).
+    Returns:
+        `pl.acc`: pixel accuracy on labelled pixels; `pl.q`: MIC's confidence quality;
+        `pl.acc_confident`: accuracy on the labelled pixels at or above the threshold;
+        `pl.conf_p25` / `pl.conf_p50`: quartile and median of prob_max (where a calibrated
+        threshold would put q at 0.75 / 0.5). An empty denominator gives 0.
+    """
+    gt = gt.reshape(label.shape)
+    labelled = (gt != ignore_index).float()
+    correct = (label == gt).float() * labelled
+    confident = (prob_max >= threshold).float() if threshold is not None \
+        else torch.ones_like(prob_max)
+    quartiles = torch.quantile(prob_max.detach().float().flatten(),
+                               torch.tensor([0.25, 0.5], device=prob_max.device))
+    return {'pl.acc': correct.sum() / labelled.sum().clamp_min(1),
+            'pl.q': confident.mean(),
+            'pl.acc_confident': (correct * confident).sum()
+            / (labelled * confident).sum().clamp_min(1),
+            'pl.conf_p25': quartiles[0], 'pl.conf_p50': quartiles[1]}

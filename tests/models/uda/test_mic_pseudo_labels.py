@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from mmseg.models.uda.pseudo_labels import (confidence_quality, filter_valid_pseudo_region,
-                                            pseudo_label_from_logits, pseudo_weight_map)
+                                            pseudo_label_from_logits, pseudo_weight_map,
+                                            teacher_diagnostics)
 from mmseg.utils.errors import UserError
 
 
@@ -53,3 +54,17 @@ def test_margins_and_valid_mask_together_are_refused():
     w = torch.ones(1, 4, 4)
     with pytest.raises(UserError, match='crop_pseudo_margins'):
         filter_valid_pseudo_region(w, torch.ones(1, 1, 4, 4), ignore_top=1)
+
+
+def test_teacher_diagnostics_count_confidence_and_correctness_on_labelled_pixels():
+    prob = torch.tensor([[[0.99, 0.97, 0.5, 0.2]]])
+    label = torch.tensor([[[1, 2, 0, 0]]])
+    gt = torch.tensor([[[1, 0, 0, 255]]])  # the last pixel is unlabelled
+    d = teacher_diagnostics(prob, label, gt, threshold=0.968)
+    assert d['pl.acc'].item() == pytest.approx(2 / 3)
+    assert d['pl.q'].item() == pytest.approx(2 / 4)  # MIC's q: over all pixels
+    assert d['pl.acc_confident'].item() == pytest.approx(1 / 2)  # right at 0.99, wrong at 0.97
+    # Quartiles of (0.2, 0.5, 0.97, 0.99), linear interpolation as torch.quantile.
+    assert d['pl.conf_p25'].item() == pytest.approx(0.425)
+    assert d['pl.conf_p50'].item() == pytest.approx(0.735)
+    assert teacher_diagnostics(prob, label, gt, None)['pl.q'].item() == 1.0

@@ -110,3 +110,48 @@ def test_inter_class_similarity_is_mean_cosine_of_class_means_over_initialised_p
     pairs = [(a, b) for a in (0, 1, 3) for b in (0, 1, 3) if a != b]
     direct = sum(float(means[a] @ means[b]) for a, b in pairs) / len(pairs)
     assert abs(float(memory.inter_class_similarity()) - direct) < 1e-6
+
+
+def _spec_filter_inputs():
+    """Teacher logits whose LR and HR predictions disagree on the last pixel (m_cons 0 there)."""
+    fused = _logits([[0, 1, 1, 2]])
+    lr, hr = _logits([[0, 1, 1, 2]]), _logits([[0, 1, 1, 0]])
+    return fused, lr, hr, torch.tensor(0.5)
+
+
+def test_filter_on_anchors_only_leaves_the_loss_weights_and_labels_as_mic_s():
+    fused, lr, hr, q = _spec_filter_inputs()
+    plf = PseudoLabelFilter(use_consistency=True, use_edge=True, drop_below=0.1,
+                            apply_to='anchors')
+    label, weight, stats, maps = plf(fused, lr, hr, q)
+    assert torch.equal(weight, torch.full((1, 1, 4), 0.5))  # MIC's q everywhere
+    assert torch.equal(label, fused.argmax(1))  # nothing dropped to ignore
+    m_cons = torch.tensor([[[1.0, 1.0, 1.0, 0.0]]])
+    assert torch.equal(maps['m_cons'], m_cons)
+    assert torch.equal(maps['reliability'], m_cons * maps['m_edge'])
+    # The log still describes the filter's own judgement.
+    both = PseudoLabelFilter(use_consistency=True, use_edge=True, drop_below=0.1)(fused, lr, hr, q)
+    assert stats['plf.kept'] == both.stats['plf.kept'] < 1
+
+
+def test_filter_on_the_loss_only_lets_every_pixel_be_an_anchor():
+    fused, lr, hr, q = _spec_filter_inputs()
+    both = PseudoLabelFilter(use_consistency=True, use_edge=True)(fused, lr, hr, q)
+    loss = PseudoLabelFilter(use_consistency=True, use_edge=True, apply_to='loss')(fused, lr,
+                                                                                  hr, q)
+    assert torch.equal(loss.pseudo_weight, both.pseudo_weight)
+    assert both.pseudo_weight[0, 0, 3] == 0
+    assert torch.equal(loss.maps['reliability'], torch.ones(1, 1, 4))
+
+
+def test_filter_logs_the_accuracy_of_the_pixels_it_drops():
+    fused, lr, hr, q = _spec_filter_inputs()
+    gt = torch.tensor([[[0, 1, 2, 0]]])  # right, right, wrong, wrong (the dropped one)
+    stats = PseudoLabelFilter(use_consistency=True)(fused, lr, hr, q, gt=gt).stats
+    assert stats['plf.acc_after'].item() == pytest.approx(2 / 3)
+    assert stats['plf.acc_dropped'].item() == pytest.approx(0.0)
+
+
+def test_unknown_apply_to_is_one_clear_error():
+    with pytest.raises(UserError, match="apply_to must be one of both, loss, anchors"):
+        PseudoLabelFilter.from_cfg(dict(apply_to='labels'))

@@ -87,6 +87,8 @@ def test_pcpr_logs_pseudo_label_accuracy_when_target_labels_are_given(pcpr_model
     labelled = gt[:, 0] != 255
     expected = (fused.argmax(1) == gt[:, 0])[labelled].float().mean()
     torch.testing.assert_close(logs['plf.acc_before'], expected)
+    torch.testing.assert_close(logs['pl.acc'], expected)
+    assert {'pl.q', 'pl.acc_confident', 'pl.conf_p25', 'pl.conf_p50'} <= set(logs)
     assert 'plf.acc_before' not in copy.deepcopy(pcpr_model).forward_train(**batch())
 
 
@@ -306,6 +308,36 @@ def test_filter_with_both_terms_off_trains_exactly_as_no_filter():
         assert set(logs) - set(expected) == {'plf.q', 'plf.kept', 'plf.m_cons', 'plf.m_edge'}
         assert_same_logs(logs, expected)
     assert_same_student_grads(terms_off, no_filter)
+
+
+def test_filter_on_anchors_only_changes_the_anchors_and_never_the_loss_weights(monkeypatch):
+    """apply_to='anchors': the spec's filter picks FPC's target anchors, while every loss weight
+    stays MIC's: the segmentation losses equal those of PCPR without the filter's terms."""
+    spec = dict(use_consistency=True, use_edge=True, drop_below=0.5)
+    # A threshold every pixel passes (q = 1): MIC's weights are non-zero, so a filter weight
+    # reaching the loss would change it.
+    anchors = build(tiny_cfg(PCPR_CONFIG, plf=dict(spec, apply_to='anchors'),
+                             pseudo_threshold=0.0))
+    terms_off = build(tiny_cfg(PCPR_CONFIG, plf=dict(use_consistency=False, use_edge=False),
+                               pseudo_threshold=0.0))
+    anchors.load_state_dict(terms_off.state_dict())
+    reliabilities = []
+    reliable_labels = anchors.fpc.reliable_labels
+
+    def spy(label, reliability, *args):
+        reliabilities.append(reliability)
+        return reliable_labels(label, reliability, *args)
+    monkeypatch.setattr(anchors.fpc, 'reliable_labels', spy)
+    for seed in (0, 1):  # the second iteration has prototype losses
+        seed_all(seed)
+        expected = terms_off.forward_train(**batch(seed=seed))
+        seed_all(seed)
+        logs = anchors.forward_train(**batch(seed=seed))
+        seg_losses = [k for k in expected if 'loss_seg' in k or k.startswith('masked.')]
+        assert seg_losses
+        assert_same_logs(logs, {k: expected[k] for k in seg_losses})
+    assert logs['plf.kept'] < 1  # the filter did judge pixels ...
+    assert min(r.min() for r in reliabilities) < 1  # ... and its maps reached the anchors
 
 
 def test_the_batch_offline_pseudo_labels_reach_the_filter():
