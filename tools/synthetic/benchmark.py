@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import statistics
 import sys
 import threading
 import time
@@ -41,6 +40,12 @@ PLF_KEYS = ('plf.acc_before', 'plf.acc_after', 'plf.kept', 'plf.acc_weighted')
 # The teacher's pseudo-label accuracy on labelled target pixels (data.train.debug_gt): PCPR's
 # filter logs it before filtering, DACS/MIC logs it as `pl.acc`.
 TEACHER_ACC_KEYS = ('plf.acc_before', 'pl.acc')
+# The self-training regime, per tenth of training (docs/results/synthetic_benchmark.md): MIC's
+# confidence quality q, the teacher's pseudo-label accuracy (all / confident pixels), the median
+# teacher confidence and, where a filter runs, its kept fraction and the accuracy of the pixels it
+# keeps and drops. `pl.*` are logged by every UDA method when the target has debug labels.
+REGIME_BY_TENTH_KEYS = ('pl.q', 'pl.acc', 'pl.acc_confident', 'pl.conf_p50', 'plf.kept',
+                        'plf.acc_after', 'plf.acc_dropped')
 BASELINE = 'mic'
 
 
@@ -84,6 +89,19 @@ def early_late_mean(entries: Sequence[Dict], key: str, total_iters: int,
     return dict(first=sum(first) / len(first), last=sum(last) / len(last))
 
 
+def tenth_means(entries: Sequence[Dict], key: str, total_iters: int) -> Optional[List]:
+    """Mean of `key` over the train entries of each tenth of the run (iterations in
+    (k T / 10, (k + 1) T / 10]); None for a tenth without entries, None if never logged."""
+    logged = [(e['iter'], e[key]) for e in entries if e.get('mode') == 'train' and key in e]
+    if not logged:
+        return None
+    means = []
+    for k in range(10):
+        window = [v for i, v in logged if k * total_iters < 10 * i <= (k + 1) * total_iters]
+        means.append(sum(window) / len(window) if window else None)
+    return means
+
+
 def read_regime(work_dir: str, iters: int) -> Dict:
     """The teacher's pseudo-label accuracy over the first/last tenth of training, and the
     first logged iteration at which the prototype contrast loss is non-zero (PCPR)."""
@@ -95,6 +113,10 @@ def read_regime(work_dir: str, iters: int) -> Dict:
             regime['teacher_acc_first_tenth'] = window['first']
             regime['teacher_acc_last_tenth'] = window['last']
             break
+    by_tenth = {key: tenth_means(entries, key, iters) for key in REGIME_BY_TENTH_KEYS}
+    by_tenth = {key: means for key, means in by_tenth.items() if means is not None}
+    if by_tenth:
+        regime['by_tenth'] = by_tenth
     active = [e['iter'] for e in entries if e.get('mode') == 'train'
               and any(k.endswith('fpc.loss_cont') and e[k] > 0 for k in e)]
     if active:
@@ -179,6 +201,9 @@ def summarise(runs: Sequence[Dict], methods: Sequence[str], baseline: str = BASE
             values = [100 * done[s][key] for s in seeds if key in done[s]]
             if values:
                 entry[key] = sum(values) / len(values)
+        by_tenth = mean_by_tenth([done[s].get('by_tenth', {}) for s in seeds])
+        if by_tenth:
+            entry['by_tenth'] = by_tenth
         active = {done[s]['proto_active_iters'] for s in seeds if 'proto_active_iters' in done[s]}
         if active:
             entry['proto_active_iters'] = max(active)
@@ -188,6 +213,32 @@ def summarise(runs: Sequence[Dict], methods: Sequence[str], baseline: str = BASE
                 {s: 100 * r['mIoU'] for s, r in by_method[baseline].items()})
         summary[method] = entry
     return summary
+
+
+def mean_by_tenth(runs: Sequence[Dict[str, List]]) -> Dict[str, List]:
+    """Per key and tenth, the mean in % over the runs that logged it (None where none did)."""
+    out = {}
+    for key in REGIME_BY_TENTH_KEYS:
+        per_run = [r[key] for r in runs if key in r]
+        if not per_run:
+            continue
+        out[key] = []
+        for k in range(10):
+            values = [100 * means[k] for means in per_run if means[k] is not None]
+            out[key].append(sum(values) / len(values) if values else None)
+    return out
+
+
+def format_regime_table(summary: Dict[str, Dict]) -> str:
+    """One line per method and regime statistic: its mean (%) in each tenth of training."""
+    header = f"{'method':<22} {'statistic (%)':<17}" + ''.join(f'{k + 1:>6}' for k in range(10))
+    lines = ['The self-training regime per tenth of training (mean over seeds):', header,
+             '-' * len(header)]
+    for method, s in summary.items():
+        for key, means in s.get('by_tenth', {}).items():
+            cells = ''.join(f'{v:>6.1f}' if v is not None else f"{'-':>6}" for v in means)
+            lines.append(f'{method:<22} {key:<17}{cells}')
+    return '\n'.join(lines)
 
 
 def format_table(summary: Dict[str, Dict], baseline: str = BASELINE) -> str:
@@ -364,6 +415,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         plot(summary, plot_path, f'synthetic GTA-like -> Cityscapes-like, {iters} iters, '
                                  f'{len(seeds)} seeds')
     log(format_table(summary))
+    log(format_regime_table(summary))
     log(f'results: {osp.join(args.out, "results.json")}, plot: {plot_path} '
         f'({time.time() - start:.0f} s)')
     if failed:

@@ -311,8 +311,8 @@ class PrototypeMemory(nn.Module):
         how well the memory separates classes (lower = more separated). No host sync."""
         means = F.normalize(self.prototypes.mean(dim=1), dim=-1)
         init = self.initialized.float()
-        pair = init[:, None] * init[None, :] * (1 - torch.eye(self.num_classes,
-                                                               device=init.device))
+        off_diagonal = 1 - torch.eye(self.num_classes, device=init.device)
+        pair = init[:, None] * init[None, :] * off_diagonal
         return ((means @ means.t()) * pair).sum() / pair.sum().clamp_min(1)
 
     def assigned(self, labels: Tensor, assignment: Tensor) -> Tensor:

@@ -137,8 +137,8 @@ def test_filter_on_anchors_only_leaves_the_loss_weights_and_labels_as_mic_s():
 def test_filter_on_the_loss_only_lets_every_pixel_be_an_anchor():
     fused, lr, hr, q = _spec_filter_inputs()
     both = PseudoLabelFilter(use_consistency=True, use_edge=True)(fused, lr, hr, q)
-    loss = PseudoLabelFilter(use_consistency=True, use_edge=True, apply_to='loss')(fused, lr,
-                                                                                  hr, q)
+    on_loss = PseudoLabelFilter(use_consistency=True, use_edge=True, apply_to='loss')
+    loss = on_loss(fused, lr, hr, q)
     assert torch.equal(loss.pseudo_weight, both.pseudo_weight)
     assert both.pseudo_weight[0, 0, 3] == 0
     assert torch.equal(loss.maps['reliability'], torch.ones(1, 1, 4))

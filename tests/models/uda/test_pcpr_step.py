@@ -164,7 +164,7 @@ def test_things_crop_policy_centres_the_source_crop_on_a_small_thing(monkeypatch
 
 def test_entropy_crop_policy_puts_the_mixed_crop_where_the_teacher_is_least_certain(
         monkeypatch):
-    from mmseg.models.utils.hr_crop_policy import entropy_map, max_score_box
+    from mmseg.models.utils.hr_crop_policy import max_score_box
     model = build(tiny_cfg(PCPR_CONFIG, hr_crop_policy='entropy'))
     maps = []
     segmentor = model.get_model()

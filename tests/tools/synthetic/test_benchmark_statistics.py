@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from tools.synthetic.benchmark import (early_late_mean, format_table, paired_difference,
+from tools.synthetic.benchmark import (early_late_mean, format_regime_table, format_table,
+                                       mean_by_tenth, paired_difference, tenth_means,
                                        sample_stats, summarise)
 
 
@@ -59,3 +60,25 @@ def test_summarise_pairs_every_method_with_mic_in_percent():
     assert summary['pcpr']['proto_active_iters'] == 575
     table = format_table(summary)
     assert '+0.67 +-' in table and 'act for 575 iterations' in table
+
+
+def test_tenth_means_average_each_tenth_of_the_run_and_mark_empty_tenths():
+    entries = [dict(mode='train', iter=i, q=q) for i, q in
+               ((10, 0.0), (20, 0.2), (30, 0.4), (100, 0.6), (1000, 0.9))]
+    entries.append(dict(mode='val', iter=20, q=1.0))  # val lines are not training
+    means = tenth_means(entries, 'q', 100)
+    assert means[0] == 0.0  # the first tenth is iterations (0, 10]
+    assert means[1] == pytest.approx(0.2) and means[2] == pytest.approx(0.4)
+    assert means[3:9] == [None] * 6
+    assert means[9] == pytest.approx(0.6)  # iter 1000 is past the run and not counted
+    assert tenth_means(entries, 'missing', 100) is None
+
+
+def test_regime_by_tenth_is_averaged_over_seeds_in_percent_and_tabulated():
+    runs = [{'pl.q': [0.1] * 5 + [None] * 5}, {'pl.q': [0.3] * 10}, {}]
+    by_tenth = mean_by_tenth(runs)
+    assert by_tenth['pl.q'][0] == pytest.approx(20.0)
+    assert by_tenth['pl.q'][9] == pytest.approx(30.0)
+    assert set(by_tenth) == {'pl.q'}
+    table = format_regime_table({'mic': dict(by_tenth=by_tenth)})
+    assert 'pl.q' in table and '20.0' in table
