@@ -76,6 +76,12 @@ def hrda(backbone='mit_b0', in_channels=MIT_B0_CHANNELS, channels=32, hr_crop_si
     return copy.deepcopy(cfg)
 
 
+def metas(n, size, flip=False):
+    """`n` image metas of `size` x `size` test images (as the test pipeline makes them)."""
+    return [dict(ori_shape=(size, size, 3), img_shape=(size, size, 3), pad_shape=(size, size, 3),
+                 flip=flip, flip_direction='horizontal') for _ in range(n)]
+
+
 # DeepLabV2 ------------------------------------------------------------------------------------
 # DeepLabV2's backbone arguments (configs/_base_/models/deeplabv2_r50-d8.py).
 DEEPLAB = dict(dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1), contract_dilation=True)
