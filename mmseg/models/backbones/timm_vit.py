@@ -78,17 +78,17 @@ class TimmViT(BaseModule):
             for time).
         model_kwargs: further `timm.create_model` arguments (e.g. embed_dim, depth, num_heads,
             img_size for tiny test models).
-        init_cfg: mmcv init config of the pyramid; exclusive with `pretrained`.
+
+    The pyramid's initialisation is its own (an `init_cfg` in its config); the ViT starts from
+    `pretrained` or timm's random initialisation.
     """
 
     def __init__(self, model_name: str, pretrained: Optional[str] = None,
                  out_indices: Optional[Sequence[int]] = None,
                  pyramid: Optional[dict] = None, freeze: Union[str, int] = 'none',
                  drop_path_rate: float = 0., grad_checkpointing: bool = False,
-                 model_kwargs: Optional[dict] = None, init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg)
-        assert not (init_cfg and pretrained), \
-            'init_cfg and pretrained cannot be set at the same time'
+                 model_kwargs: Optional[dict] = None):
+        super().__init__()
         if pretrained is not None and not isinstance(pretrained, str):
             raise TypeError(f'pretrained must be a str or None, got {type(pretrained).__name__}')
         self.model_name = model_name
@@ -139,8 +139,9 @@ class TimmViT(BaseModule):
                         f'blocks in [0, {self.num_layers}]')
 
     def layer_id(self, param_name: str) -> int:
-        """0 for the patch embedding and the tokens, i + 1 for `vit.blocks.i`, depth + 1 for
-        the rest (final norm, pyramid). `param_name` may carry a prefix ('backbone.')."""
+        """0 for the patch embedding, the tokens (and timm's `norm_pre`), i + 1 for
+        `vit.blocks.i`, depth + 1 for the rest (final norm, pyramid). `param_name` may carry a
+        prefix ('backbone.')."""
         if _STEM_PARAM.search(param_name):
             return 0
         block = _BLOCK_PARAM.search(param_name)
