@@ -7,6 +7,8 @@ import os.path as osp
 import pickle
 from typing import Dict, Optional
 
+import safetensors
+import safetensors.torch
 import torch
 import torch.nn as nn
 
@@ -31,7 +33,8 @@ def safe_load(path: str, unsafe: Optional[bool] = None) -> dict:
     """Read a checkpoint file onto the CPU.
 
     Args:
-        path: the `.pth` file.
+        path: the `.pth` file, or a `.safetensors` file (Hugging Face's weight format, which
+            holds tensors only and needs no unpickling).
         unsafe: allow arbitrary pickled objects (only for files from a trusted source);
             None: the process default (False unless the user passed `--unsafe-load`).
     Raises:
@@ -40,6 +43,8 @@ def safe_load(path: str, unsafe: Optional[bool] = None) -> dict:
     """
     if not osp.isfile(path):
         raise UserError(f'checkpoint file not found: {path}')
+    if path.endswith('.safetensors'):
+        return _load_safetensors(path)
     if unsafe is None:
         unsafe = _unsafe_default
     try:
@@ -56,6 +61,14 @@ def safe_load(path: str, unsafe: Optional[bool] = None) -> dict:
             f'{path} is truncated or not a PyTorch checkpoint ({type(err).__name__}: '
             f'{str(err).splitlines()[0] if str(err) else "unexpected end of file"}); '
             're-download or re-save it.') from None
+
+
+def _load_safetensors(path: str) -> Dict[str, torch.Tensor]:
+    try:
+        return safetensors.torch.load_file(path, device='cpu')
+    except safetensors.SafetensorError as err:
+        raise UserError(f'{path} is truncated or not a safetensors file ({err}); re-download '
+                        'it.') from None
 
 
 def _strip_prefix(state_dict: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
@@ -129,30 +142,51 @@ def load_state_dict_checked(model: nn.Module, state_dict: Dict[str, torch.Tensor
     model.load_state_dict(state_dict, strict=False)
 
 
-def load_backbone_weights(backbone: nn.Module, path: str, drop_prefix: str, describe: str,
-                          hint: str, optional_suffix: Optional[str] = None) -> None:
-    """Strictly load ImageNet weights into a backbone (MIC loads them non-strictly).
+def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
+    """The raw state dict of a weights file (`safe_load`), unwrapped from `state_dict`/`model`.
 
-    The file holds a raw state dict or one under `state_dict`/`model`; keys starting with
-    `drop_prefix` (the ImageNet classifier) are dropped. Every backbone key (except those ending
-    in `optional_suffix`) must be present, no other key may remain and shapes must match;
-    otherwise one UserError names the file, `describe` (the backbone), the differences and `hint`.
+    Raises:
+        UserError: the file does not hold a dict (see also `safe_load`).
     """
     checkpoint = safe_load(path)
     if not isinstance(checkpoint, dict):
         raise UserError(f'{path} does not hold a state dict (found {type(checkpoint).__name__})')
-    state_dict = checkpoint.get('state_dict', checkpoint.get('model', checkpoint))
-    state_dict = {k: v for k, v in state_dict.items() if not k.startswith(drop_prefix)}
-    own = backbone.state_dict()
+    return checkpoint.get('state_dict', checkpoint.get('model', checkpoint))
+
+
+def load_state_dict_strict(module: nn.Module, state_dict: Dict[str, torch.Tensor], path: str,
+                           describe: str, hint: str,
+                           optional_suffix: Optional[str] = None) -> None:
+    """Load `state_dict` (read from `path`) into `module` only if it fits exactly.
+
+    Every module key (except those ending in `optional_suffix`) must be present, no other key
+    may remain and shapes must match; otherwise one UserError names the file, `describe` (the
+    module), the differences and `hint`, and nothing is loaded.
+    """
+    own = module.state_dict()
     missing = sorted(k for k in set(own) - set(state_dict)
                      if not (optional_suffix and k.endswith(optional_suffix)))
     unexpected = sorted(set(state_dict) - set(own))
-    wrong_shape = sorted(k for k in set(own) & set(state_dict)
+    wrong_shape = sorted(f'{k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}'
+                         for k in set(own) & set(state_dict)
                          if own[k].shape != state_dict[k].shape)
     if missing or unexpected or wrong_shape:
         def listed(keys):
             return f'{keys[:10]}{" ..." if len(keys) > 10 else ""}'
         raise UserError(f'{path} does not match {describe}: missing keys {listed(missing)}, '
                         f'unexpected keys {listed(unexpected)}, shape mismatch '
-                        f'{wrong_shape[:10]} ({hint})')
-    backbone.load_state_dict(state_dict, strict=optional_suffix is None)
+                        f'{listed(wrong_shape)} ({hint})')
+    module.load_state_dict(state_dict, strict=optional_suffix is None)
+
+
+def load_backbone_weights(backbone: nn.Module, path: str, drop_prefix: str, describe: str,
+                          hint: str, optional_suffix: Optional[str] = None) -> None:
+    """Strictly load ImageNet weights into a backbone (MIC loads them non-strictly).
+
+    The file holds a raw state dict or one under `state_dict`/`model`; keys starting with
+    `drop_prefix` (the ImageNet classifier) are dropped, the rest must fit the backbone exactly
+    (`load_state_dict_strict`).
+    """
+    state_dict = {k: v for k, v in read_state_dict(path).items()
+                  if not k.startswith(drop_prefix)}
+    load_state_dict_strict(backbone, state_dict, path, describe, hint, optional_suffix)

@@ -27,27 +27,59 @@ def daformer_head(in_channels=MIT_B0_CHANNELS, channels=256, fusion='sepaspp', n
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))
 
 
+# Tiny random timm ViTs of the three foundation-model families (name, patch size, extra kwargs):
+# DINOv2 (VisionTransformer, p = 14), DINOv3 (Eva with RoPE, p = 16), EVA02 (Eva, p = 14).
+TINY_VITS = {
+    'dinov2': ('vit_small_patch14_dinov2', 14, dict(img_size=56)),
+    'dinov3': ('vit_small_patch16_dinov3', 16, dict()),
+    'eva02': ('eva02_small_patch14_224', 14, dict(img_size=56)),
+}
+TINY_VIT_DIM = 32
+
+
+def tiny_timm_vit(family='dinov2', model_kwargs=None, **kwargs):
+    """TimmViT backbone cfg of a 4-block, 32-dim, 2-head model of `family` (TINY_VITS);
+    `model_kwargs` override those."""
+    name, _, family_kwargs = TINY_VITS[family]
+    model_kwargs = dict(dict(embed_dim=TINY_VIT_DIM, depth=4, num_heads=2, **family_kwargs),
+                        **(model_kwargs or {}))
+    return dict(type='TimmViT', model_name=name, model_kwargs=model_kwargs, **kwargs)
+
+
+def _backbone_cfg(backbone):
+    """A registered backbone name (MiT, ResNet) as MIC's cfg; a cfg dict as it is."""
+    return backbone if isinstance(backbone, dict) else dict(type=backbone, style='pytorch')
+
+
 def encoder_decoder(backbone='mit_b0', in_channels=MIT_B0_CHANNELS, channels=32,
                     fusion='sepaspp', test_cfg=None, num_classes=19):
+    """EncoderDecoder cfg; `backbone` is a registered name or a backbone cfg."""
     return dict(type='EncoderDecoder', pretrained=None,
-                backbone=dict(type=backbone, style='pytorch'),
+                backbone=_backbone_cfg(backbone),
                 decode_head=daformer_head(in_channels, channels, fusion, num_classes),
                 train_cfg=dict(), test_cfg=test_cfg or dict(mode='whole'))
 
 
 def hrda(backbone='mit_b0', in_channels=MIT_B0_CHANNELS, channels=32, hr_crop_size=(64, 64),
          test_cfg=None, num_classes=19, **kwargs):
-    """MIC's HRDA wrapper (gtaHR2csHR_mic_hrda.py) around a DAFormer sepaspp head."""
+    """MIC's HRDA wrapper (gtaHR2csHR_mic_hrda.py) around a DAFormer sepaspp head; `backbone` is
+    a registered name or a backbone cfg."""
     head = daformer_head(in_channels, channels, 'sepaspp', num_classes)
     head.update(type='HRDAHead', single_scale_head='DAFormerHead', attention_classwise=True,
                 hr_loss_weight=0.1, attention_embed_dim=channels)
     cfg = dict(type='HRDAEncoderDecoder', pretrained=None,
-               backbone=dict(type=backbone, style='pytorch'), decode_head=head,
+               backbone=_backbone_cfg(backbone), decode_head=head,
                train_cfg=dict(), scales=[1, 0.5], hr_crop_size=list(hr_crop_size),
                feature_scale=0.5, crop_coord_divisible=8, hr_slide_inference=True,
                test_cfg=test_cfg or dict(mode='whole'))
     cfg.update(kwargs)
     return copy.deepcopy(cfg)
+
+
+def metas(n, size, flip=False):
+    """`n` image metas of `size` x `size` test images (as the test pipeline makes them)."""
+    return [dict(ori_shape=(size, size, 3), img_shape=(size, size, 3), pad_shape=(size, size, 3),
+                 flip=flip, flip_direction='horizontal') for _ in range(n)]
 
 
 # DeepLabV2 ------------------------------------------------------------------------------------

@@ -9,12 +9,7 @@ from mmseg.models.builder import HEADS, build_segmentor
 from mmseg.models.segmentors.encoder_decoder import slide_windows
 from mmseg.models.utils.crop_box import get_crop_bbox
 
-from models_helpers import MIT_B5_CHANNELS, encoder_decoder, hrda
-
-
-def metas(n, size, flip=False):
-    return [dict(ori_shape=(size, size, 3), img_shape=(size, size, 3), pad_shape=(size, size, 3),
-                 flip=flip, flip_direction='horizontal') for _ in range(n)]
+from models_helpers import MIT_B5_CHANNELS, encoder_decoder, hrda, metas
 
 
 @pytest.fixture
