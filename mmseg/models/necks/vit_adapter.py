@@ -276,7 +276,7 @@ class ViTAdapter(nn.Module):
                  norm_cfg: Optional[dict] = None):
         super().__init__()
         norm_cfg = norm_cfg or dict(type='GN', num_groups=32, requires_grad=True)
-        heads = deform_num_heads or max(embed_dim // 64, 1)
+        heads = max(embed_dim // 64, 1) if deform_num_heads is None else deform_num_heads
         if int(embed_dim * deform_ratio) % heads:
             raise UserError(
                 f'ViTAdapter: deform_num_heads={heads} does not divide the attention value '

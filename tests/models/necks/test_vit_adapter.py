@@ -50,6 +50,15 @@ def test_outputs_strides_4_8_16_32_of_the_patch_grid(key):
         (2, 32, 16, 24), (2, 32, 8, 12), (2, 32, 4, 6), (2, 32, 2, 3)]
 
 
+@pytest.mark.parametrize('kwargs', [
+    dict(with_cffn=False), dict(add_vit_feature=False), dict(drop_path_rate=0.5)])
+def test_variants_keep_the_output_sizes(kwargs):
+    neck = adapter('dinov2', **kwargs).train()
+    outs = neck(image('dinov2'), tiny_vit('dinov2'))
+    assert [tuple(out.shape[2:]) for out in outs] == [(16, 24), (8, 12), (4, 6), (2, 3)]
+    assert all(torch.isfinite(out).all() for out in outs)
+
+
 def test_odd_grid_rounds_the_coarsest_level_up():
     vit = tiny_vit('dinov3')
     outs = adapter('dinov3')(torch.randn(1, 3, 48, 80), vit)  # grid 3 x 5
