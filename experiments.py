@@ -15,7 +15,8 @@ schedule of a shipped config. tests/configs/resolved/ holds every generated conf
 Ids (MIC's where they are MIC's groups): 40 HRDA, 80 MIC(HRDA) on four benchmarks (MIC Table 2),
 82 MIC domain study (mask modes, Table 6), 83 MIC ablations (Table 7: without colour
 augmentation, masking, EMA teacher or confidence weight), 84 MIC block size / ratio (Table 8),
-85 supervised training with MIC masking (Table 9), 90 PCPR, 91 PCPR ablations.
+85 supervised training with MIC masking (Table 9), 90 PCPR, 91 PCPR ablations, 95 MIC(HRDA) and
+PCPR with DINOv2 backbones (configs/vfm/, VFM-UDA++'s optimizer settings).
 """
 import copy
 import functools
@@ -107,6 +108,13 @@ MIC_CONFIGS = {
     ('synthiaHR', 'cityscapesHR'): 'mic/synthiaHR2csHR_mic_hrda.py',
     ('cityscapesHR', 'acdcHR'): 'mic/csHR2acdcHR_mic_hrda.py',
 }
+# MIC(HRDA) with a DINOv2 backbone, by (source, target, encoder).
+VFM_CONFIGS = {
+    ('gtaHR', 'cityscapesHR', 'dinov2_vitl'): 'vfm/gtaHR2csHR_mic_hrda_dinov2_vitl.py',
+    ('synthiaHR', 'cityscapesHR', 'dinov2_vitl'): 'vfm/synthiaHR2csHR_mic_hrda_dinov2_vitl.py',
+    ('cityscapesHR', 'acdcHR', 'dinov2_vitl'): 'vfm/csHR2acdcHR_mic_hrda_dinov2_vitl.py',
+    ('gtaHR', 'cityscapesHR', 'dinov2_vitb'): 'vfm/gtaHR2csHR_mic_hrda_dinov2_vitb.py',
+}
 DAFORMER_CONFIG = 'daformer/gta2cs_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py'
 # PCPR's uda block (type, plf, fpc), put on top of a MIC config as configs/pcpr/*.py do.
 PCPR_UDA = '_base_/uda/pcpr.py'
@@ -163,21 +171,36 @@ def root_bases(dataset: str, uda_base: str, model: str = 'daformer_sepaspp_mitb5
 
 
 def with_meta(cfg: Dict, exp_id: int, dataset: str, uda_name: str, decoder: str,
-              seed: int) -> Dict:
-    """MIC's meta/name keys (MiT-B5) and the seed."""
+              seed: int, encoder: str = 'mitb5',
+              opt: str = 'adamw_6e-05_pmTrue_poly10warm_1x2_40k') -> Dict:
+    """MIC's meta/name keys (MiT-B5 unless `encoder` says otherwise) and the seed."""
     cfg.update({
         'seed': seed,
         'exp': exp_id,
         'name_dataset': dataset,
-        'name_architecture': f'{decoder}_mitb5',
-        'name_encoder': 'mitb5',
+        'name_architecture': f'{decoder}_{encoder}',
+        'name_encoder': encoder,
         'name_decoder': decoder,
         'name_uda': uda_name,
-        'name_opt': 'adamw_6e-05_pmTrue_poly10warm_1x2_40k',
+        'name_opt': opt,
     })
     cfg['name'] = _clean_name(
-        f'{dataset}_{uda_name}_{decoder}_mitb5_poly10warm_s{seed}')
+        f'{dataset}_{uda_name}_{decoder}_{encoder}_poly10warm_s{seed}')
     return cfg
+
+
+def hrda_uda_name(benchmark: Tuple[str, str, str], mic: bool = True, pcpr: bool = False,
+                  tag: str = '') -> str:
+    """The UDA part of an HRDA run's name (MIC's scheme)."""
+    source, target, mask_mode = benchmark
+    uda_name = f'{"pcpr" if pcpr else "dacs_a999_fdthings"}_rcs{RCS_T}-{RCS_MIN_CROP}'
+    if 'cityscapes' in target:
+        uda_name += '_cpl2'
+    if mic:
+        uda_name += mask_settings(mask_mode)[1]
+    if tag:
+        uda_name += f'_{tag}'
+    return uda_name
 
 
 def hrda_cfg(exp_id: int,
@@ -204,15 +227,9 @@ def hrda_cfg(exp_id: int,
     plcrop = 'cityscapes' in target
     crop = '1024x1024'
     uda = pcpr_uda(uda_overrides) if pcpr else {}
-    uda_name = f'{"pcpr" if pcpr else "dacs_a999_fdthings"}_rcs{RCS_T}-{RCS_MIN_CROP}'
-    if plcrop:
-        uda_name += '_cpl2'
+    uda_name = hrda_uda_name(benchmark, mic, pcpr, tag)
     if mic:
-        mask_uda, mask_name = mask_settings(mask_mode)
-        uda.update(mask_uda)
-        uda_name += mask_name
-    if tag:
-        uda_name += f'_{tag}'
+        uda.update(mask_settings(mask_mode)[0])
     decoder = 'hrda1-512-0.1_daformer_sepaspp_sl'
     dataset = f'{source}2{target}_{crop}'
     if (source, target) in COMPOSED_FROM:
@@ -225,6 +242,20 @@ def hrda_cfg(exp_id: int,
     if uda:
         cfg['uda'] = uda
     return with_meta(cfg, exp_id, dataset, uda_name, decoder, seed)
+
+
+def vfm_cfg(exp_id: int, benchmark: Tuple[str, str, str], seed: int,
+            encoder: str = 'dinov2_vitl', pcpr: bool = False) -> Dict:
+    """One MIC(HRDA) or PCPR run with a DINOv2 backbone: the shipped configs/vfm/ config of the
+    benchmark (its masking, optimizer and bf16 included), plus PCPR's uda block for PCPR."""
+    source, target, _ = benchmark
+    shipped_cfg = VFM_CONFIGS[source, target, encoder]
+    cfg = {'_base_': [shipped_cfg]}
+    if pcpr:
+        cfg['uda'] = pcpr_uda()
+    return with_meta(cfg, exp_id, f'{source}2{target}_1024x1024',
+                     hrda_uda_name(benchmark, pcpr=pcpr), 'hrda1-512-0.1_daformer_sepaspp_sl',
+                     seed, encoder=encoder, opt=shipped(shipped_cfg)['name_opt'])
 
 
 def composed_hrda_cfg(source: str, target: str, plcrop: bool) -> Dict:
@@ -341,6 +372,11 @@ EXPERIMENTS = {
     # PCPR component ablations on GTA->Cityscapes
     91: lambda: [_pcpr(91, GTA2CS, s, tag, overrides)
                  for tag, overrides in PCPR_ABLATIONS for s in SEEDS],
+    # MIC(HRDA) and PCPR with DINOv2 ViT-L (three benchmarks) and ViT-B (GTA->Cityscapes)
+    95: lambda: [vfm_cfg(95, b, s, encoder, pcpr)
+                 for b, encoder in ((GTA2CS, 'dinov2_vitl'), (SYN2CS, 'dinov2_vitl'),
+                                    (CS2ACDC, 'dinov2_vitl'), (GTA2CS, 'dinov2_vitb'))
+                 for pcpr in (False, True) for s in SEEDS],
 }
 
 

@@ -88,10 +88,25 @@ def constructor_keys(cls):
     return None
 
 
-def _accepted_keys(section, node):
-    """Keys an override may add to the dict `node` at `section`, or None for any key."""
+def _paramwise_keys(constructor):
+    """The `paramwise_cfg` keys the optimizer constructor `constructor` reads, or None."""
+    from mmcv.runner import OPTIMIZER_BUILDERS, DefaultOptimizerConstructor
+
+    from ..core.runner.layer_decay_optimizer_constructor import MMCV_PARAMWISE_KEYS
+    cls = OPTIMIZER_BUILDERS.get(constructor)
+    if cls is DefaultOptimizerConstructor:
+        return set(MMCV_PARAMWISE_KEYS)
+    keys = getattr(cls, 'PARAMWISE_KEYS', None)
+    return None if keys is None else set(keys)
+
+
+def _accepted_keys(section, node, parent=None):
+    """Keys an override may add to the dict `node` at `section` (a key of the dict `parent`),
+    or None for any key."""
     if section in _SECTION_KEYS:
         return _SECTION_KEYS[section]
+    if section == 'paramwise_cfg' and isinstance(parent, dict):
+        return _paramwise_keys(parent.get('constructor', 'DefaultOptimizerConstructor'))
     if section == 'lr_config' and isinstance(node.get('policy'), str):
         type_name = node['policy'].title() + 'LrUpdaterHook'
     else:
@@ -111,29 +126,30 @@ def check_override_keys(cfg, options: dict) -> None:
     """Refuse `--cfg-options` keys that would silently add a misspelt key to the config.
 
     `a.b.c=v` is refused when `a.b` exists and has no key `c` that its section or type accepts
-    (e.g. `uda.alpah=0.9`); overrides creating a new dict (`a.b` missing) or a new top-level
-    key are accepted.
+    (e.g. `uda.alpah=0.9`; `optimizer.paramwise_cfg.x` takes the keys of the optimizer's
+    `constructor`); overrides creating a new dict (`a.b` missing) or a new top-level key are
+    accepted.
     """
     for dotted in options:
         parts = dotted.split('.')
-        node = cfg._cfg_dict
+        node, parent = cfg._cfg_dict, None
         for depth, key in enumerate(parts):
             path = '.'.join(parts[:depth + 1])
             if isinstance(node, (list, tuple)):
                 if not key.isdigit() or int(key) >= len(node):
                     raise UserError(f'--cfg-options {dotted}: {".".join(parts[:depth])} is a '
                                     f'list of {len(node)} entries; {key!r} is no valid index.')
-                node = node[int(key)]
+                node, parent = node[int(key)], None
                 continue
             if not isinstance(node, dict):
                 raise UserError(f'--cfg-options {dotted}: {".".join(parts[:depth])} is not a '
                                 f'dict, so it has no key {key!r}.')
             if key in node:
-                node = node[key]
+                node, parent = node[key], node
                 continue
             if depth == 0:
                 break  # a new top-level key
-            accepted = _accepted_keys(parts[depth - 1], node)
+            accepted = _accepted_keys(parts[depth - 1], node, parent)
             if accepted is not None and key not in accepted:
                 known = sorted(set(node) | accepted)
                 hint = difflib.get_close_matches(key, known, n=1)

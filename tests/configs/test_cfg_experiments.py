@@ -20,7 +20,7 @@ def resolve(cfg: dict, tmp_path) -> dict:
 
 
 @pytest.mark.parametrize('exp_id,count', [(40, 6), (80, 12), (82, 12), (83, 12), (84, 45),
-                                          (85, 3), (90, 9), (91, 24)])
+                                          (85, 3), (90, 9), (91, 24), (95, 24)])
 def test_group_sizes_and_unique_names(exp_id, count):
     cfgs = generate_experiment_cfgs(exp_id)
     assert len(cfgs) == count
@@ -30,7 +30,7 @@ def test_group_sizes_and_unique_names(exp_id, count):
 
 
 def test_unknown_id_lists_the_known_ids():
-    with pytest.raises(UserError, match='known ids: 40, 80, 82, 83, 84, 85, 90, 91'):
+    with pytest.raises(UserError, match='known ids: 40, 80, 82, 83, 84, 85, 90, 91, 95'):
         generate_experiment_cfgs(12345)
 
 

@@ -256,8 +256,11 @@ class SafeIterBasedRunner(IterBasedRunner):
             self.logger.warning(f'{path} has no optimizer state; AdamW restarts its moments.')
             return
         named = list(unwrap_model(self.model).named_parameters())
+        # Only the parameters the optimizer holds (LayerDecayOptimizerConstructor leaves frozen
+        # ones out; mmcv's constructor holds all): the writer's optimizer held the same ones.
+        held = {id(param) for group in self.optimizer.param_groups for param in group['params']}
         saved_order = writer_parameter_order(extract_uda_state_dict(ckpt['state_dict']),
-                                             [name for name, _ in named])
+                                             [name for name, param in named if id(param) in held])
         state = remap_optimizer_state(ckpt['optimizer'], saved_order,
                                       self.optimizer.param_groups, named, path)
         try:

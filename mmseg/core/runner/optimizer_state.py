@@ -6,6 +6,8 @@ A checkpoint whose writer registered its modules in another order (MIC's MiT and
 this module existed differ in where `patch_embed1..4` sit) would put every moment on the wrong
 parameter. The checkpoint's own state dict lists the writer's parameters in registration
 order, which is the order mmcv's optimizer constructor walked, so each position gets a name.
+A constructor that leaves parameters out (LayerDecayOptimizerConstructor: the frozen ones) walks
+the same order; the names are then those of the parameters the optimizer holds.
 """
 from typing import Dict, List, Mapping, Sequence, Tuple
 
@@ -21,7 +23,8 @@ IMPLEMENTATION_KEYS = ('foreach', 'fused', 'capturable', 'differentiable')
 
 def writer_parameter_order(state_dict: Mapping[str, torch.Tensor],
                            parameter_names: Sequence[str]) -> List[str]:
-    """The names of `parameter_names` in the order the checkpoint's writer registered them."""
+    """The names of `parameter_names` (those the optimizer holds) in the order the checkpoint's
+    writer registered them."""
     wanted = set(parameter_names)
     return [name for name in state_dict if name in wanted]
 

@@ -122,6 +122,20 @@ class DACS(UDADecorator):
             self.imnet_model = build_segmentor(deepcopy(model))
             self.imnet_model.requires_grad_(False)
 
+    def init_weights(self) -> None:
+        """Initialise every sub-model (the backbones load `pretrained`), then give the frozen
+        feature-distance model the student's initial weights.
+
+        With MiT both already hold the same pretrained backbone (only the unused head differs).
+        A backbone with randomly initialised parts (a ViT's feature pyramid or ViT-Adapter) or
+        no `pretrained` would otherwise be compared with another random draw of those parts;
+        after the copy the distance is measured to the student's own starting point: pretrained
+        ViT features through the pyramid the student starts from.
+        """
+        super().init_weights()
+        if self.enable_fdist:
+            self.get_imnet_model().load_state_dict(self.get_model().state_dict())
+
     def get_ema_model(self) -> nn.Module:
         return get_module(self.ema_model)
 
