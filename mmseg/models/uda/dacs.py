@@ -122,6 +122,21 @@ class DACS(UDADecorator):
             self.imnet_model = build_segmentor(deepcopy(model))
             self.imnet_model.requires_grad_(False)
 
+    def init_weights(self) -> None:
+        """Initialise every model, then give the frozen ImageNet model the student's initial
+        pyramid (`backbone.pyramid` of a ViT backbone).
+
+        The feature distance reads the backbone's last map; for MiT both models load all of it
+        from `pretrained`, so it is 0 before the first step. A ViT's pyramid (simple pyramid,
+        ViT-Adapter) is not in the ViT's weights: without the copy, the frozen model's would be
+        another random initialisation, and the distance would pull the student's features
+        towards a random projection of the pretrained ViT's.
+        """
+        super().init_weights()
+        pyramid = getattr(self.get_model().backbone, 'pyramid', None)
+        if self.enable_fdist and pyramid is not None:
+            self.get_imnet_model().backbone.pyramid.load_state_dict(pyramid.state_dict())
+
     def get_ema_model(self) -> nn.Module:
         return get_module(self.ema_model)
 
