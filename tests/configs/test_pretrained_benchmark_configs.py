@@ -6,6 +6,7 @@ import pytest
 
 from mmseg.models.builder import build_train_model
 from mmseg.apis.config_checks import load_config
+from tools.synthetic import pretrain
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'demo' / 'pretrained'
 THINGS = [6, 7, 11, 12, 13, 14, 15, 16, 17, 18]
@@ -51,3 +52,37 @@ def test_study_variant_is_pcpr_on_the_same_benchmark_and_builds(variant):
     changed = {k for k in set(cfg.uda) | set(base.uda) if cfg.uda.get(k) != base.uda.get(k)}
     assert changed and changed <= {'plf', 'fpc', 'hr_crop_policy'}
     build_train_model(cfg)
+
+
+VIT_METHODS = ['mic_vit', 'source_only_vit']
+
+
+@pytest.mark.parametrize('method', VIT_METHODS)
+def test_vit_config_is_its_mit_config_with_the_vit_standin_as_encoder(method):
+    """Only the encoder changes (and the head's input widths): same UDA settings, schedule,
+    data and feature distance."""
+    cfg = load_config(str(CONFIGS / f'{method}_synthetic.py'))
+    mit = load_config(str(CONFIGS / f"{method[:-len('_vit')]}_synthetic.py"))
+    assert cfg.uda == mit.uda and cfg.data == mit.data and cfg.optimizer == mit.optimizer
+    assert cfg.runner == mit.runner and cfg.lr_config == mit.lr_config
+    assert {k for k in cfg.model if cfg.model[k] != mit.model[k]} == {
+        'pretrained', 'backbone', 'decode_head'}
+    assert {k for k in cfg.model.decode_head
+            if cfg.model.decode_head[k] != mit.model.decode_head[k]} == {'in_channels'}
+
+
+def test_vit_config_starts_from_the_vit_standin_that_pretrain_writes():
+    cfg = load_config(str(CONFIGS / 'mic_vit_synthetic.py'))
+    assert cfg.model.pretrained == pretrain.default_out(pretrain.VIT_BACKBONE)
+    backbone = cfg.model.backbone
+    assert backbone.type == 'TimmViT' and backbone.pyramid.type == 'SimpleFeaturePyramid'
+    assert backbone.model_name == pretrain.VIT_STANDIN['model_name']
+    assert backbone.model_kwargs == pretrain.VIT_STANDIN['model_kwargs']
+
+
+def test_vit_config_builds_with_the_head_reading_the_pyramid_and_the_standin_as_imnet_model():
+    cfg = load_config(str(CONFIGS / 'mic_vit_synthetic.py'))
+    model = build_train_model(cfg)
+    backbone = model.get_model().backbone
+    assert model.get_model().decode_head.in_channels == backbone.out_channels == [192] * 4
+    assert model.get_imnet_model().backbone.pretrained == 'pretrained/vit_tiny_synthetic.pth'

@@ -314,15 +314,17 @@ def plot(summary: Dict[str, Dict], path: str, title: str) -> None:
 
 
 def prepare_pretrained(configs: Sequence[str]) -> None:
-    """Run the ImageNet stand-in's pretraining (cached: a no-op when done) for every config
-    whose `model.pretrained` is the stand-in's default checkpoint."""
+    """Run the ImageNet stand-ins' pretraining (cached: a no-op when done) for the configs
+    whose `model.pretrained` is a stand-in's default checkpoint: MiT-B0's
+    (pretrained/mit_b0_synthetic.pth) and the ViT's (pretrained/vit_tiny_synthetic.pth)."""
     from mmseg.apis.config_checks import load_config
     from tools.synthetic import pretrain
 
-    default = pretrain.parse_args([]).out
     paths = {load_config(c).model.get('pretrained') for c in configs}
-    if default in paths:
-        pretrain.main(['--out', default])
+    for backbone in pretrain.STANDIN_BACKBONES:
+        out = pretrain.default_out(backbone)
+        if out in paths:
+            pretrain.main(['--backbone', backbone, '--out', out])
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

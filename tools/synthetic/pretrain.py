@@ -1,14 +1,21 @@
-"""An "ImageNet stand-in" for the synthetic benchmark: pretrain MiT-B0 on a third appearance.
+"""An "ImageNet stand-in" for the synthetic benchmark: pretrain a small backbone on a third look.
 
 Why: in the real setting the student starts from ImageNet weights and the ImageNet feature
 distance pulls its thing-class features towards them; a proxy trained from random init misses
 that regime. This step pretrains the small MiT on generated street scenes of a THIRD look (its
 own hue-rotated palette, textures, lighting and noise: neither the GTA-like source nor the
-Cityscapes-like target) with a throw-away dense head, and writes the backbone alone in
-SegFormer's raw key format (`patch_embed1.proj.weight`, `block1.0.attn.q.weight`, ...), so the
-real `pretrained=` loading path and the real feature distance (`imnet_model`) use it.
+Cityscapes-like target) with a throw-away dense head, and writes the backbone alone in the
+format its real `pretrained=` loading path reads, which the real feature distance
+(`imnet_model`) then uses too:
 
-    python tools/synthetic/pretrain.py [--out pretrained/mit_b0_synthetic.pth] [--iters 400]
+- `--backbone mit_b0` (default): MiT-B0 in SegFormer's raw key format (`patch_embed1.proj.weight`,
+  `block1.0.attn.q.weight`, ...), to pretrained/mit_b0_synthetic.pth.
+- `--backbone vit_tiny`: a small DINOv3-architecture ViT (`VIT_STANDIN`) in timm's own state-dict
+  format (`patch_embed.proj.weight`, `blocks.0.attn.qkv.weight`, ...), which `TimmViT` loads, to
+  pretrained/vit_tiny_synthetic.pth. Its pyramid is trained here but not saved: in the real
+  setting a DINOv2/DINOv3 checkpoint holds the ViT alone, and the pyramid starts random.
+
+    python tools/synthetic/pretrain.py [--backbone mit_b0|vit_tiny] [--out PATH] [--iters 400]
 
 Cached: `<out>.json` records the settings; a rerun with the same settings is a no-op. Seeded:
 the images come from the generator's per-image seeds and torch is seeded with --seed. Prints the
@@ -18,6 +25,7 @@ import argparse
 import colorsys
 import dataclasses
 import json
+import logging
 import os
 import os.path as osp
 import sys
@@ -37,6 +45,15 @@ NUM_CLASSES = 19
 # Normalisation of the benchmark configs (configs/demo/_base_/synthetic_data.py), RGB order.
 MEAN = np.array([123.675, 116.28, 103.53], np.float32)
 STD = np.array([58.395, 57.12, 57.375], np.float32)
+# The ViT stand-in (`--backbone vit_tiny`): timm's DINOv3 architecture (patch 16, rotary position
+# embeddings, 4 register tokens, layer scale) at ViT-Ti's width (192, 3 heads of 64) and half its
+# depth (6 blocks): 3.3 M parameters and about MiT-B0's training time on a CPU at 128 px, where
+# patch 16 tiles the 128 px crops and HRDA's 64 px crops exactly (patch 14 would resize them).
+VIT_STANDIN = dict(model_name='vit_small_patch16_dinov3',
+                   model_kwargs=dict(embed_dim=192, depth=6, num_heads=3))
+VIT_BACKBONE = 'vit_tiny'
+# The stand-ins the benchmark configs use (at `default_out`).
+STANDIN_BACKBONES = ('mit_b0', VIT_BACKBONE)
 
 
 def standin_style() -> synthetic.DomainStyle:
@@ -80,7 +97,9 @@ def make_images(num: int, domain: int, size: Tuple[int, int], seed: int
 
 
 def build_model(backbone_type: str):
-    """MiT backbone + a throw-away all-MLP head (one 1x1 projection per stage, summed at 1/4)."""
+    """MiT (a registered `mit_b*` name) or the ViT stand-in (`VIT_BACKBONE`, a TimmViT with its
+    default simple pyramid) + a throw-away all-MLP head (one 1x1 projection per stage, summed
+    at 1/4)."""
     import torch
     from torch import nn
     from torch.nn import functional as F
@@ -100,15 +119,38 @@ def build_model(backbone_type: str):
                     for p, f in zip(self.proj, feats))
             return self.fuse(x)
 
+    if backbone_type == VIT_BACKBONE:
+        from tools.train import quiet_init_report
+        backbone = BACKBONES.build(dict(type='TimmViT', **VIT_STANDIN))
+        with quiet_init_report(logging.getLogger('mmcv')):  # the pyramid's mmcv init report
+            backbone.init_weights()
+        return backbone, DenseHead(backbone.out_channels)
     backbone = BACKBONES.build(dict(type=backbone_type, style='pytorch'))
     backbone.init_weights()
     return backbone, DenseHead(backbone.embed_dims)
 
 
+def backbone_weights(backbone) -> Dict:
+    """What the stand-in file holds: the whole MiT; of a TimmViT only the timm ViT (`vit.*`
+    without its prefix), the layout `TimmViT.load_pretrained` reads."""
+    vit = getattr(backbone, 'vit', None)
+    return (vit if vit is not None else backbone).state_dict()
+
+
+def default_out(backbone: str) -> str:
+    """Where the stand-in of `backbone` goes (and where the benchmark configs expect it)."""
+    return f'pretrained/{backbone}_synthetic.pth'
+
+
 def settings_of(args: argparse.Namespace) -> Dict:
-    return dict(backbone=args.backbone, iters=args.iters, batch_size=args.batch_size,
-                lr=args.lr, num_train=args.num_train, num_val=args.num_val,
-                crop=args.crop, size=list(args.size), seed=args.seed, style='standin_v1')
+    """The cache key. The ViT's architecture is part of it; MiT's key is unchanged, so cached
+    MiT stand-ins stay valid."""
+    settings = dict(backbone=args.backbone, iters=args.iters, batch_size=args.batch_size,
+                    lr=args.lr, num_train=args.num_train, num_val=args.num_val,
+                    crop=args.crop, size=list(args.size), seed=args.seed, style='standin_v1')
+    if args.backbone == VIT_BACKBONE:
+        settings['vit'] = VIT_STANDIN
+    return settings
 
 
 def pretrain(args: argparse.Namespace) -> Dict:
@@ -150,7 +192,7 @@ def pretrain(args: argparse.Namespace) -> Dict:
                   f'({time.time() - start:.0f} s)', flush=True)
     metrics = evaluate(backbone, head, val_imgs, val_labels)
     metrics['seconds'] = round(time.time() - start, 1)
-    return dict(metrics=metrics, state_dict=backbone.state_dict())
+    return dict(metrics=metrics, state_dict=backbone_weights(backbone))
 
 
 def evaluate(backbone, head, imgs: np.ndarray, labels: np.ndarray) -> Dict:
@@ -181,11 +223,13 @@ def evaluate(backbone, head, imgs: np.ndarray, labels: np.ndarray) -> Dict:
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Pretrain the small MiT backbone on a third '
+    parser = argparse.ArgumentParser(description='Pretrain a small backbone on a third '
                                      'synthetic appearance (the benchmark\'s ImageNet stand-in).')
-    parser.add_argument('--out', default='pretrained/mit_b0_synthetic.pth',
-                        help='backbone checkpoint in SegFormer key format')
-    parser.add_argument('--backbone', default='mit_b0')
+    parser.add_argument('--out', default=None,
+                        help='backbone checkpoint (MiT: SegFormer key format; ViT: timm\'s); '
+                        'default: pretrained/<backbone>_synthetic.pth')
+    parser.add_argument('--backbone', default='mit_b0',
+                        help=f'a MiT (mit_b0, ...) or {VIT_BACKBONE!r} (the ViT stand-in)')
     parser.add_argument('--iters', type=int, default=400)
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--lr', type=float, default=1e-3)
@@ -195,7 +239,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--size', type=int, nargs=2, default=(128, 256), metavar=('H', 'W'))
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--force', action='store_true', help='train even if cached')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = default_out(args.backbone)
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict:

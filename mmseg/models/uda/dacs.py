@@ -123,18 +123,19 @@ class DACS(UDADecorator):
             self.imnet_model.requires_grad_(False)
 
     def init_weights(self) -> None:
-        """Initialise every sub-model (the backbones load `pretrained`), then give the frozen
-        feature-distance model the student's initial weights.
+        """Initialise every model, then give the frozen ImageNet model the student's initial
+        pyramid (`backbone.pyramid` of a ViT backbone).
 
-        With MiT both already hold the same pretrained backbone (only the unused head differs).
-        A backbone with randomly initialised parts (a ViT's feature pyramid or ViT-Adapter) or
-        no `pretrained` would otherwise be compared with another random draw of those parts;
-        after the copy the distance is measured to the student's own starting point: pretrained
-        ViT features through the pyramid the student starts from.
+        The feature distance reads the backbone's last map; for MiT both models load all of it
+        from `pretrained`, so it is 0 before the first step. A ViT's pyramid (simple pyramid,
+        ViT-Adapter) is not in the ViT's weights: without the copy, the frozen model's would be
+        another random initialisation, and the distance would pull the student's features
+        towards a random projection of the pretrained ViT's.
         """
         super().init_weights()
-        if self.enable_fdist:
-            self.get_imnet_model().load_state_dict(self.get_model().state_dict())
+        pyramid = getattr(self.get_model().backbone, 'pyramid', None)
+        if self.enable_fdist and pyramid is not None:
+            self.get_imnet_model().backbone.pyramid.load_state_dict(pyramid.state_dict())
 
     def get_ema_model(self) -> nn.Module:
         return get_module(self.ema_model)

@@ -183,6 +183,21 @@ def test_pyramid_that_drives_the_vit_gets_the_resized_image_and_the_vit():
     assert [tuple(out.shape[-2:]) for out in outs] == [(16, 25), (8, 13), (4, 7), (2, 4)]
 
 
+# The ViT-Adapter on a tiny ViT: 32 channels, 8 GroupNorm groups (the default 32 needs wider maps)
+TINY_ADAPTER = dict(type='ViTAdapter', conv_inplane=16, deform_num_heads=2, n_points=2,
+                    norm_cfg=dict(type='GN', num_groups=8, requires_grad=True))
+
+
+@pytest.mark.parametrize('family', ['dinov2', 'dinov3'])
+@pytest.mark.parametrize('size', [64, 128])  # HRDA's detail crop and LR image in tiny_hrda.py
+def test_with_the_vit_adapter_outputs_are_ceil_of_input_over_strides_4_8_16_32(family, size):
+    backbone = build(family, pyramid=TINY_ADAPTER).eval()
+    outs = backbone(torch.randn(2, 3, size, size))
+    assert backbone.out_channels == [TINY_VIT_DIM] * 4
+    assert [tuple(out.shape) for out in outs] == [
+        (2, TINY_VIT_DIM, size // s, size // s) for s in (4, 8, 16, 32)]
+
+
 # Freezing and layer ids ------------------------------------------------------------------------
 
 def test_freeze_all_freezes_the_vit_not_the_pyramid_and_keeps_it_in_eval_mode():

@@ -60,14 +60,17 @@ def vit_cfg(tmp_path):
     return cfg
 
 
-def test_frozen_model_starts_from_the_students_weights_pyramid_included(vit_cfg):
+def test_frozen_model_starts_from_the_students_backbone_pyramid_included(vit_cfg):
+    """The backbone (what the distance reads) is the student's; the unused decode head stays
+    the frozen model's own draw, as in MIC."""
     model = build(vit_cfg)
-    student, frozen = model.get_model().state_dict(), model.get_imnet_model().state_dict()
+    student = model.get_model().backbone.state_dict()
+    frozen = model.get_imnet_model().backbone.state_dict()
     assert student.keys() == frozen.keys()
     for key in student:
         assert torch.equal(student[key], frozen[key]), key
     pretrained = torch.load(vit_cfg.model.pretrained, weights_only=True)
-    assert torch.equal(frozen['backbone.vit.patch_embed.weight'], pretrained['patch_embed.weight'])
+    assert torch.equal(frozen['vit.patch_embed.weight'], pretrained['patch_embed.weight'])
 
 
 def test_feature_distance_is_zero_at_the_start_and_pulls_the_pyramid_back(vit_cfg):
