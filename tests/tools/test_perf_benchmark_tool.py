@@ -5,6 +5,10 @@ import subprocess
 import sys
 
 import pytest
+import torch
+import torch.nn.functional as F
+
+from tools.benchmark import flop_counter
 
 from tools_helpers import REPO
 
@@ -86,3 +90,12 @@ def test_keep_encoder_keeps_the_vit_and_counts_its_parameters_by_part():
     assert result['params_trainable'] == result['params_total']
     assert result['flops_per_iter'] == (3 * result['flops_forward_student']
                                         + result['flops_forward_no_grad'])
+
+
+def test_attention_flops_are_counted_on_the_cpu():
+    """torch's counter knows only the CUDA attention kernels; the CPU one is added:
+    QK^T and AV, 2 x 2 * B * heads * N^2 * d = 4 * 2 * 4 * 100^2 * 32."""
+    query = torch.randn(2, 4, 100, 32)
+    with flop_counter() as counter:
+        F.scaled_dot_product_attention(query, query, query)
+    assert counter.get_total_flops() == 4 * 2 * 4 * 100**2 * 32
