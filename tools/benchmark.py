@@ -1,7 +1,7 @@
 """Speed, memory and FLOPs of the real training step or inference path (docs/results/speed.md).
 
     python tools/benchmark.py CONFIG --mode train|test|optimizer [--iters N --warmup W]
-                              [--small] [--cfg-options KEY=VALUE ...]
+                              [--small [--keep-encoder]] [--cfg-options KEY=VALUE ...]
 
 Inputs are random tensors of the config's true sizes (no dataset is read): training uses the
 train pipeline's crop size and `data.samples_per_gpu` source + target images, test one image
@@ -17,7 +17,14 @@ gradient-free passes (EMA teacher pseudo-labels, ImageNet feature distance), bec
 counter over-counts the backward of depthwise convolutions about 4x (docs/results/speed.md).
 
 `--small` applies the documented 1/8-scale override set `SMALL_OVERRIDES` (MiT-B0 encoder,
-128 px crops, 64 px HR crops, a 128x256 test image with 128 px windows), for CPUs.
+128 px crops, 64 px HR crops, a 128x256 test image with 128 px windows), for CPUs. It swaps MiT
+encoders only; `--small --keep-encoder` keeps the config's encoder (and the decoder's input
+channels) and applies the sizes alone. That is how a ViT config is timed on a CPU: a ViT-L has no
+smaller model of the same weights and width, and the figure is meant to show what the ViT-L costs,
+so the MiT comparison is MiT-B5 at the same sizes (`--small --keep-encoder` on the MiT config).
+
+Parameter counts of the student segmentor (encoder, pyramid, decode head, total, trainable)
+come with the FLOPs.
 """
 import argparse
 import json
@@ -35,7 +42,7 @@ if __package__ in (None, ''):  # `python tools/benchmark.py` from the repository
 import torch  # noqa: E402
 from mmcv.runner import build_optimizer  # noqa: E402
 from mmcv.utils import DictAction  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count  # noqa: E402
 
 from mmseg.apis.performance import configure_performance  # noqa: E402
 from mmseg.models.builder import build_segmentor, build_train_model  # noqa: E402
@@ -55,6 +62,11 @@ SMALL_OVERRIDES = {
     'test_size': (128, 256),
 }
 
+# The keys of SMALL_OVERRIDES that swap the encoder (left out by --keep-encoder).
+ENCODER_OVERRIDES = ('model.backbone.type', 'model.decode_head.in_channels')
+# Backbones --small may swap for MiT-B0 (their configs take MiT-B0's arguments).
+MIT_BACKBONES = ('mit_b0', 'mit_b1', 'mit_b2', 'mit_b3', 'mit_b4', 'mit_b5')
+
 # Dense bf16 TFLOP/s used for the utilisation figure (H100/H200: measured).
 PEAK_BF16_TFLOPS = {'H100': 790.0, 'H200': 790.0, 'A100': 312.0}
 
@@ -70,6 +82,9 @@ def parse_args(argv):
     parser.add_argument('--warmup', type=int, default=1, help='untimed iterations first')
     parser.add_argument('--small', action='store_true',
                         help='1/8-scale CPU override set (see SMALL_OVERRIDES)')
+    parser.add_argument('--keep-encoder', action='store_true',
+                        help="with --small: keep the config's encoder (e.g. a ViT), apply only "
+                             'the 1/8 sizes')
     parser.add_argument('--device', default=None, help='cuda or cpu (default: cuda if any)')
     parser.add_argument('--no-flops', action='store_true', help='skip the FLOP count')
     parser.add_argument('--flops-only', action='store_true',
@@ -108,8 +123,18 @@ def prepare_config(args):
     """Load the config, apply --small and --cfg-options, drop pretrained weights."""
     cfg = load_config(args.config)
     sizes = dict(crop_size=pipeline_crop_size(cfg), test_size=pipeline_test_size(cfg))
+    if args.keep_encoder and not args.small:
+        raise UserError('benchmark: --keep-encoder only modifies --small; pass both')
     if args.small:
         small = dict(SMALL_OVERRIDES)
+        if args.keep_encoder:
+            for key in ENCODER_OVERRIDES:
+                small.pop(key)
+        elif cfg.model.backbone.type not in MIT_BACKBONES:
+            raise UserError(
+                f'benchmark --small swaps the MiT encoder for MiT-B0, but this config\'s '
+                f'backbone is {cfg.model.backbone.type}; add --keep-encoder to keep it and '
+                f'apply only the 1/8 sizes (compare with a MiT config under the same flags)')
         sizes.update(crop_size=small.pop('crop_size'), test_size=small.pop('test_size'))
         cfg.merge_from_dict(small)
     cfg.merge_from_dict(args.cfg_options)
@@ -158,7 +183,37 @@ def train_batch(cfg, crop_size, device):
     return data
 
 
+# ---------------------------------------------------------------------------- FLOPs
+def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs):
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+# torch's counter knows the CUDA kernels of `F.scaled_dot_product_attention` (flash, efficient,
+# cuDNN) but not the CPU flash kernel, so on a CPU it counted no attention FLOPs at all (for a
+# ViT block at 37 x 37 tokens about a fifth of its FLOPs); the CPU kernel gets the same formula.
+CPU_SDPA_FLOPS = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops}
+
+
+def flop_counter() -> FlopCounterMode:
+    return FlopCounterMode(display=False, custom_mapping=CPU_SDPA_FLOPS)
+
+
 # ---------------------------------------------------------------------------- runners
+def parameter_counts(segmentor):
+    """Parameters of a segmentor: the encoder (the backbone without its feature pyramid, e.g.
+    a ViT-Adapter), the pyramid (0 for MiT), the decode head, all, and those that train."""
+    def count(params):
+        return sum(p.numel() for p in params)
+
+    pyramid = getattr(segmentor.backbone, 'pyramid', None)
+    pyramid_params = count(pyramid.parameters()) if pyramid is not None else 0
+    return dict(params_encoder=count(segmentor.backbone.parameters()) - pyramid_params,
+                params_pyramid=pyramid_params,
+                params_head=count(segmentor.decode_head.parameters()),
+                params_total=count(segmentor.parameters()),
+                params_trainable=count(p for p in segmentor.parameters() if p.requires_grad))
+
+
 class TrainRunner:
     """The real UDA step: `model.train_step` with the config's optimizer."""
 
@@ -178,13 +233,14 @@ class TrainRunner:
         return self.model.train_step(self.data, self.optimizer)
 
     def count_flops(self):
-        """Training FLOPs = 3 x student forward + forward of the gradient-free passes."""
+        """Training FLOPs = 3 x student forward + forward of the gradient-free passes, and the
+        student's parameter counts."""
         model = self.model
         no_grad_flops = []
 
         def counted(method):
             def run(*args, **kwargs):
-                with FlopCounterMode(display=False) as inner:
+                with flop_counter() as inner:
                     out = method(*args, **kwargs)
                 no_grad_flops.append(inner.get_total_flops())
                 return out
@@ -198,7 +254,7 @@ class TrainRunner:
             setattr(model, name, fn)
         local_iter = model.local_iter
         try:
-            with torch.no_grad(), FlopCounterMode(display=False) as total:
+            with torch.no_grad(), flop_counter() as total:
                 model.forward_train(**self.data)
         finally:
             for name in patched:
@@ -209,7 +265,7 @@ class TrainRunner:
         no_grad = sum(no_grad_flops)
         student = total.get_total_flops() - no_grad
         return dict(flops_per_iter=3 * student + no_grad, flops_forward_student=student,
-                    flops_forward_no_grad=no_grad)
+                    flops_forward_no_grad=no_grad, **parameter_counts(model.get_model()))
 
 
 class TestRunner:
@@ -234,9 +290,9 @@ class TestRunner:
             return self.model.simple_test(self.img, self.metas, rescale=True)
 
     def count_flops(self):
-        with FlopCounterMode(display=False) as counter:
+        with flop_counter() as counter:
             self.step()
-        return dict(flops_per_iter=counter.get_total_flops())
+        return dict(flops_per_iter=counter.get_total_flops(), **parameter_counts(self.model))
 
 
 class OptimizerRunner:
@@ -290,8 +346,9 @@ def run_benchmark(args):
                   optimizer=OptimizerRunner)[args.mode](cfg, sizes, device)
     if args.flops_only:
         return dict(config=args.config, mode=args.mode, small=args.small,
-                    crop_size=list(sizes['crop_size']), test_size=list(sizes['test_size']),
-                    images_per_iter=runner.images, **runner.count_flops())
+                    keep_encoder=args.keep_encoder, crop_size=list(sizes['crop_size']),
+                    test_size=list(sizes['test_size']), images_per_iter=runner.images,
+                    **runner.count_flops())
     times = []
     for i in range(args.warmup + args.iters):
         synchronize(device)
@@ -302,6 +359,7 @@ def run_benchmark(args):
             times.append(time.perf_counter() - start)
     median = statistics.median(times)
     result = dict(config=args.config, mode=args.mode, small=args.small,
+                  keep_encoder=args.keep_encoder,
                   device=torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu',
                   threads=torch.get_num_threads(), dtype=runner.dtype or 'fp32',
                   mixed_precision=runner.dtype, crop_size=list(sizes['crop_size']),

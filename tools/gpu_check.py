@@ -74,6 +74,22 @@ BENCHMARK_SIZES = {  # (GPU, CPU smoke) arguments of tools/benchmark.py
     'test': (['--iters', '5', '--warmup', '2'], ['--small', '--iters', '1', '--warmup', '0']),
 }
 PRECISIONS = {'fp32': 'None', 'bf16': 'bf16', 'fp16': 'fp16'}
+# MIC(HRDA) with DINOv2 ViT-L + ViT-Adapter in bf16, as shipped, with random weights (the
+# benchmark sets pretrained=None; no weights file is needed): its training step's speed and
+# memory only. A handful of iterations: at 1-2 s per iteration, with the three ViT-L copies
+# (student, EMA teacher, frozen feature-distance model) built first, it takes about a minute.
+VIT_CONFIG = 'configs/vfm/gtaHR2csHR_mic_hrda_dinov2_vitl.py'
+VIT_BENCHMARK_SIZES = (['--iters', '5', '--warmup', '2'],
+                       ['--small', '--keep-encoder', '--iters', '1', '--warmup', '0'])
+# CPU smoke: the same command with the ViT shrunk to 4 blocks of 64 channels (ViT-L itself
+# takes minutes per iteration on a CPU); the pyramid and head take its width.
+TINY_VIT_OPTIONS = ('model.backbone.model_kwargs.embed_dim=64',
+                    'model.backbone.model_kwargs.depth=4',
+                    'model.backbone.model_kwargs.num_heads=2',
+                    'model.backbone.model_kwargs.img_size=56',
+                    'model.backbone.out_indices=[0,1,2,3]',
+                    'model.backbone.pyramid.out_channels=64',
+                    'model.decode_head.in_channels=[64,64,64,64]')
 MIN_AGREEMENT = 0.99      # infer on CUDA vs CPU: share of equal predicted pixels
 MAX_MEMORY_GROWTH = 0.20  # CUDA memory of the last iteration vs iteration 2
 MIN_START_S = 20          # a step does not start with less of the budget left
@@ -506,6 +522,14 @@ def benchmark_commands(method: str, mode: str, precision: str):
     return commands
 
 
+def vit_benchmark_commands(run: Run, step_name: str) -> List[Command]:
+    """The ViT-L MIC(HRDA) training step at full size in its config's bf16 (tiny on the CPU)."""
+    sizes = VIT_BENCHMARK_SIZES[1 if run.cpu_smoke else 0]
+    options = TINY_VIT_OPTIONS if run.cpu_smoke else ()
+    return [Command([run.python, 'tools/benchmark.py', VIT_CONFIG, '--mode', 'train', *sizes,
+                     '--cfg-options', 'uda.pseudo_threshold=0.0', *options], config_tool=True)]
+
+
 def benchmark_check(run: Run, step: Step) -> str:
     result = None
     for line in step_log_text(run, step.name).splitlines():
@@ -528,7 +552,9 @@ def benchmark_check(run: Run, step: Step) -> str:
     if result.get('fraction_of_bf16_peak') is not None:
         note += f", {result['achieved_tflops']:.1f} TFLOP/s = " \
                 f"{100 * result['fraction_of_bf16_peak']:.1f} % of bf16 peak"
-    return note + f" ({result['device']}{', --small' if result['small'] else ''})"
+    flags = ', --small' if result['small'] else ''
+    flags += ' --keep-encoder' if result.get('keep_encoder') else ''
+    return note + f" ({result['device']}{flags})"
 
 
 def make_steps() -> List[Step]:
@@ -586,6 +612,10 @@ def make_steps() -> List[Step]:
                           150 if mode == 'train' else 100,
                           benchmark_commands(method, mode, precision),
                           benchmark_check))
+    steps.append(Step('benchmark_train_mic_vitl_bf16',
+                      f'tools/benchmark.py {VIT_CONFIG} --mode train (DINOv2 ViT-L + ViT-Adapter, '
+                      'bf16, random weights: speed and memory only; full size)', 150,
+                      vit_benchmark_commands, benchmark_check))
     return steps
 
 
@@ -824,10 +854,11 @@ def parse_args(argv):
 
 
 def print_steps(steps: List[Step]) -> None:
+    width = max(len(step.name) for step in steps)
     for step in steps:
         needs = f" (needs {', '.join(step.needs)})" if step.needs else ''
         skip = '; skipped in CPU smoke' if step.cpu_skip else ''
-        print(f'{step.name:<26} {step.timeout:>4} s  {step.doc}{needs}{skip}')
+        print(f'{step.name:<{width}} {step.timeout:>4} s  {step.doc}{needs}{skip}')
 
 
 def cuda_visible() -> bool:

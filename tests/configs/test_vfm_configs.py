@@ -1,8 +1,8 @@
 """configs/vfm/: MIC(HRDA) and PCPR with DINOv2 backbones and VFM-UDA++'s optimizer settings.
 
 Each MIC config is the shipped MIC config of its benchmark with only the backbone, the optimizer
-and the precision changed; each PCPR config is its VFM MIC config plus PCPR's uda block. Building
-the models needs the TimmViT backbone and is tested with it.
+and the precision changed; each PCPR config is its VFM MIC config plus PCPR's uda block. Each
+builds and trains one iteration with a tiny ViT in tests/models/uda/test_vfm_configs_step.py.
 """
 import pytest
 from mmcv.runner import build_optimizer_constructor

@@ -4,13 +4,15 @@ The GPU run itself needs a lent H100; here the CPU smoke mode runs the very same
 """
 import json
 import os
+import re
 import subprocess
 import sys
+import types
 
 import pytest
 import torch
 
-from tools.gpu_check import STEP_NAMES, select_steps
+from tools.gpu_check import STEP_NAMES, TINY_VIT_OPTIONS, VIT_CONFIG, select_steps
 
 from tools_helpers import REPO
 
@@ -47,6 +49,18 @@ def test_selected_steps_bring_the_steps_they_need_in_run_order():
         ['data', 'train_pcpr_fp32', 'test_lr', 'test_hr', 'test_att']
     assert [s.name for s in select_steps(['benchmark_test_*'])] == \
         ['benchmark_test_pcpr_fp32', 'benchmark_test_pcpr_bf16']
+
+
+def test_vit_l_step_benchmarks_the_shipped_config_on_the_gpu_and_a_tiny_vit_on_the_cpu():
+    """Random weights (tools/benchmark.py sets pretrained=None), the config's bf16."""
+    step, = [s for s in select_steps(['benchmark_train_mic_vitl_bf16'])]
+    gpu, = step.commands(types.SimpleNamespace(cpu_smoke=False, python='python'), step.name)
+    cpu, = step.commands(types.SimpleNamespace(cpu_smoke=True, python='python'), step.name)
+    assert gpu.argv[1:5] == ['tools/benchmark.py', VIT_CONFIG, '--mode', 'train']
+    assert '--small' not in gpu.argv and not set(TINY_VIT_OPTIONS) & set(gpu.argv)
+    assert not any(a.startswith('mixed_precision') for a in gpu.argv)
+    assert {'--small', '--keep-encoder', *TINY_VIT_OPTIONS} <= set(cpu.argv)
+    assert step.timeout <= 150 and not step.needs
 
 
 def test_list_prints_every_step_and_unknown_steps_are_a_usage_error(tmp_path):
@@ -99,8 +113,8 @@ def test_cpu_smoke_runs_every_step_and_passes(tmp_path):
                                                if n.startswith('benchmark_')]
     assert all(b['small'] and b['s_per_iter'] > 0 for b in benchmarks)
     assert '[train_pcpr_fp32] ' in result.stdout  # the commands' output is tee'd
-    assert 'step                      | status  | seconds | note' in result.stdout
-    assert 'gpu_check: all steps passed or skipped (20 passed, 0 failed, 1 skipped, 0 not run)' \
+    assert re.search(r'^step +\| status  \| seconds \| note$', result.stdout, re.M)
+    assert 'gpu_check: all steps passed or skipped (21 passed, 0 failed, 1 skipped, 0 not run)' \
         in result.stdout
 
 

@@ -3,6 +3,7 @@ layer-wise decay, MIC's custom keys on top, frozen parameters left out.
 
 The backbone is a stand-in with TimmViT's parameter names and its `layer_id` / `num_layers`
 interface (0 for the patch embedding and tokens, i + 1 for block i, depth + 1 for the rest).
+test_layer_decay_timm_vit.py checks the same formula on real TimmViT segmentors.
 """
 import re
 import types
