@@ -86,3 +86,32 @@ def test_vit_config_builds_with_the_head_reading_the_pyramid_and_the_standin_as_
     backbone = model.get_model().backbone
     assert model.get_model().decode_head.in_channels == backbone.out_channels == [192] * 4
     assert model.get_imnet_model().backbone.pretrained == 'pretrained/vit_tiny_synthetic.pth'
+
+
+CONFIDENT = CONFIGS.parent / 'confident'
+CONFIDENT_METHODS = sorted(p.name[:-len('_synthetic.py')] for p in CONFIDENT.glob('*_synthetic.py'))
+SCHEDULE_KEYS = {'runner', 'lr_config', 'checkpoint_config', 'evaluation', 'log_config', 'name'}
+
+
+@pytest.mark.parametrize('method', CONFIDENT_METHODS)
+def test_confident_variant_is_the_pretrained_benchmark_with_its_schedule_momentum_and_threshold(
+        method):
+    """The confident-teacher variant changes only the schedule (x2, warm-up and prototype start
+    scaled), the teacher momentum and the pseudo threshold; model, data and feature distance
+    are the pretrained benchmark's."""
+    cfg = load_config(str(CONFIDENT / f'{method}_synthetic.py'))
+    base = load_config(str(CONFIGS / f'{method}_synthetic.py'))
+    changed = {k for k in set(cfg) | set(base) if cfg.get(k) != base.get(k)}
+    assert changed - {'uda'} <= SCHEDULE_KEYS
+    assert cfg.runner.max_iters == 2 * base.runner.max_iters
+    assert cfg.lr_config.warmup_iters == 2 * base.lr_config.warmup_iters
+    if cfg.get('uda', {}).get('source_only'):  # no teacher: nothing of the UDA block changes
+        assert cfg.uda == base.uda
+    elif 'uda' in cfg:
+        uda_changed = {k for k in cfg.uda if cfg.uda.get(k) != base.uda.get(k)}
+        assert {'alpha', 'pseudo_threshold'} <= uda_changed <= {'alpha', 'pseudo_threshold',
+                                                                  'fpc'}
+        assert (cfg.uda.alpha, cfg.uda.pseudo_threshold) == (0.995, 0.8)
+        if cfg.uda.get('fpc'):
+            assert cfg.uda.fpc.proto_start_iter == cfg.lr_config.warmup_iters
+            assert cfg.uda.fpc.proj_dim == base.uda.fpc.proj_dim
