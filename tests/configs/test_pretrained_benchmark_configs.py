@@ -109,8 +109,8 @@ def test_confident_variant_is_the_pretrained_benchmark_with_its_schedule_momentu
         assert cfg.uda == base.uda
     elif 'uda' in cfg:
         uda_changed = {k for k in cfg.uda if cfg.uda.get(k) != base.uda.get(k)}
-        assert {'alpha', 'pseudo_threshold'} <= uda_changed <= {'alpha', 'pseudo_threshold',
-                                                                  'fpc'}
+        teacher = {'alpha', 'pseudo_threshold'}
+        assert teacher <= uda_changed <= teacher | {'fpc'}
         assert (cfg.uda.alpha, cfg.uda.pseudo_threshold) == (0.995, 0.8)
         if cfg.uda.get('fpc'):
             assert cfg.uda.fpc.proto_start_iter == cfg.lr_config.warmup_iters
