@@ -46,9 +46,14 @@ class DataSpec:
     size: Sequence[int] = (128, 256)
     seed: int = 0
     shift_strength: float = 0.6
+    palette_shift: Optional[float] = None  # None: the class colours move with shift_strength
 
     def as_dict(self) -> Dict:
-        return dict(dataclasses.asdict(self), size=list(self.size))
+        """The stamp; palette_shift appears only when set, so older stamps stay valid."""
+        stamp = dict(dataclasses.asdict(self), size=list(self.size))
+        if self.palette_shift is None:
+            del stamp['palette_shift']
+        return stamp
 
 
 def log(message: str) -> None:
@@ -83,7 +88,8 @@ def prepare_data(root: str, spec: DataSpec, nproc: int = 2) -> None:
             f'and {spec.num_target_val} target val images (shift strength '
             f'{spec.shift_strength}) into {root}')
         synthetic.generate(root, spec.num_source, spec.num_target_train, spec.num_target_val,
-                           tuple(spec.size), seed=spec.seed, shift_strength=spec.shift_strength)
+                           tuple(spec.size), seed=spec.seed, shift_strength=spec.shift_strength,
+                           palette_shift=spec.palette_shift)
         with open(stamp_path, 'w') as f:
             json.dump(spec.as_dict(), f, indent=1)
         log(f'[data] generated in {time.time() - start:.0f} s')

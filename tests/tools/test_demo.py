@@ -55,6 +55,13 @@ def test_prepare_data_regenerates_when_the_settings_change(tmp_path):
         ['00001.png', '00002.png']
 
 
+def test_data_stamp_names_the_palette_shift_only_when_it_is_set():
+    # Stamps written before palette_shift existed must still match the default settings.
+    assert 'palette_shift' not in TINY.as_dict()
+    composed = DataSpec(num_source=3, num_target_train=3, num_target_val=2, palette_shift=0.2)
+    assert composed.as_dict() == dict(TINY.as_dict(), palette_shift=0.2)
+
+
 def test_prepare_data_refuses_folders_it_did_not_generate(tmp_path):
     (tmp_path / 'gta').mkdir()
     with pytest.raises(UserError, match='did not generate'):

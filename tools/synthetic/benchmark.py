@@ -346,6 +346,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-seed', type=int, default=spec.seed,
                         help='seed of the generated data (the same for every run)')
     parser.add_argument('--shift-strength', type=float, default=spec.shift_strength)
+    parser.add_argument('--palette-shift', type=float, default=spec.palette_shift,
+                        help='gap of the class colours alone (default: --shift-strength)')
     parser.add_argument('--num-source', type=int, default=spec.num_source)
     parser.add_argument('--num-target-train', type=int, default=spec.num_target_train)
     parser.add_argument('--num-target-val', type=int, default=spec.num_target_val)
@@ -372,7 +374,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     if not methods or not seeds:
         raise UserError('--methods and --seeds must not be empty.')
     spec = DataSpec(args.num_source, args.num_target_train, args.num_target_val,
-                    seed=args.data_seed, shift_strength=args.shift_strength)
+                    seed=args.data_seed, shift_strength=args.shift_strength,
+                    palette_shift=args.palette_shift)
     prepare_data(args.data_root, spec, nproc=2)
     prepare_pretrained([config_of(m, args.config_dir) for m in methods])
     os.makedirs(args.out, exist_ok=True)

@@ -100,6 +100,21 @@ def test_zero_shift_strength_gives_the_source_look():
         synthetic.source_style(), synthetic.source_style(), 0.5)
 
 
+def test_palette_shift_moves_only_the_class_colours():
+    composed = synthetic.target_style(1.0, palette_shift=0.0)
+    full, source = synthetic.target_style(1.0), synthetic.source_style()
+    assert composed.palette == synthetic.target_style(0.0).palette
+    assert composed.vehicle_colours == synthetic.target_style(0.0).vehicle_colours
+    assert composed.palette != full.palette
+    for field in ('saturation', 'blur_sigma', 'noise_sigma', 'rates', 'object_scale', 'cast'):
+        assert getattr(composed, field) == getattr(full, field) != getattr(source, field)
+
+
+def test_palette_shift_none_or_equal_is_the_plain_shift():
+    assert synthetic.target_style(0.6, palette_shift=None) == synthetic.target_style(0.6)
+    assert synthetic.target_style(0.6, palette_shift=0.6) == synthetic.target_style(0.6)
+
+
 def test_target_image_statistics_differ_from_source(synthetic_root):
     src = np.stack([cv2.imread(str(p)) for p in (synthetic_root / 'gta' / 'images').iterdir()])
     tgt = np.stack([cv2.imread(str(p))
