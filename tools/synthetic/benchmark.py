@@ -183,12 +183,14 @@ def run_one(plan: Dict, rerun: bool, threads: int) -> Dict:
 REGIME_KEYS = ('teacher_acc_first_tenth', 'teacher_acc_last_tenth')
 
 
-def summarise(runs: Sequence[Dict], methods: Sequence[str], baseline: str = BASELINE
-              ) -> Dict[str, Dict]:
+def summarise(runs: Sequence[Dict], methods: Sequence[str],
+              baselines: Sequence[str] = (BASELINE,)) -> Dict[str, Dict]:
     """Per method: `sample_stats` of the mIoU in % with the per-seed values, the mean PLF and
-    regime statistics (%), and the paired difference to `baseline` where both have seeds."""
+    regime statistics (%), and `minus_<b>`, the paired difference to each baseline b where both
+    have seeds."""
     by_method = {m: {r['seed']: r for r in runs
-                     if r['method'] == m and r.get('mIoU') is not None} for m in methods}
+                     if r['method'] == m and r.get('mIoU') is not None}
+                 for m in set(methods) | set(baselines)}
     summary = {}
     for method in methods:
         done = by_method[method]
@@ -207,10 +209,11 @@ def summarise(runs: Sequence[Dict], methods: Sequence[str], baseline: str = BASE
         active = {done[s]['proto_active_iters'] for s in seeds if 'proto_active_iters' in done[s]}
         if active:
             entry['proto_active_iters'] = max(active)
-        if method != baseline and by_method.get(baseline):
-            entry[f'minus_{baseline}'] = paired_difference(
-                {s: 100 * r['mIoU'] for s, r in done.items()},
-                {s: 100 * r['mIoU'] for s, r in by_method[baseline].items()})
+        for baseline in baselines:
+            if method != baseline and by_method.get(baseline):
+                entry[f'minus_{baseline}'] = paired_difference(
+                    {s: 100 * r['mIoU'] for s, r in done.items()},
+                    {s: 100 * r['mIoU'] for s, r in by_method[baseline].items()})
         summary[method] = entry
     return summary
 
@@ -241,23 +244,22 @@ def format_regime_table(summary: Dict[str, Dict]) -> str:
     return '\n'.join(lines)
 
 
-def format_table(summary: Dict[str, Dict], baseline: str = BASELINE) -> str:
+def format_table(summary: Dict[str, Dict], baselines: Sequence[str] = (BASELINE,)) -> str:
     header = (f"{'method':<22} {'seeds':>5} {'mIoU mean +- std':>17} {'SEM':>5}  "
-              f"{'per seed':<24} {f'- {baseline} (paired)':>22} {'teacher PL acc':>15} "
-              f"{'PLF kept':>8}")
+              f"{'per seed':<24} "
+              + ' '.join(f"{f'- {b} (paired)':>22}" for b in baselines)
+              + f" {'teacher PL acc':>15} {'PLF kept':>8}")
     lines = [header, '-' * len(header)]
     for method, s in summary.items():
         per_seed = ', '.join(f'{v:.2f}' for v in s['mIoU'])
-        diff = s.get(f'minus_{baseline}')
-        diff_text = (f"{diff['mean']:+.2f} +- {diff['std']:.2f} ({diff['sem']:.2f})"
-                     if diff else '-')
+        diff_text = ' '.join(f'{_paired_text(s.get(f"minus_{b}")):>22}' for b in baselines)
         acc = (f"{s['teacher_acc_first_tenth']:.1f} -> {s['teacher_acc_last_tenth']:.1f}"
                if 'teacher_acc_first_tenth' in s else '-')
         kept = f"{s['plf.kept']:.1f}" if 'plf.kept' in s else '-'
         lines.append(f"{method:<22} {s['n']:>5} {s['mean']:>8.2f} +- {s['std']:<5.2f} "
-                     f"{s['sem']:>5.2f}  {per_seed:<24} {diff_text:>22} {acc:>15} {kept:>8}")
-    lines.append(f'mIoU in %: mean +- sample std over seeds, SEM = std / sqrt(n); "- {baseline}" '
-                 f'= per-seed difference to {baseline} (same seed = same data order and init), '
+                     f"{s['sem']:>5.2f}  {per_seed:<24} {diff_text} {acc:>15} {kept:>8}")
+    lines.append('mIoU in %: mean +- sample std over seeds, SEM = std / sqrt(n); "- B" = '
+                 'per-seed difference to B (same seed = same data order and init), '
                  'mean +- std (SEM). Teacher PL acc = accuracy (%) of the teacher\'s unfiltered '
                  'pseudo-labels on labelled target pixels, first -> last tenth of training; PLF '
                  'kept = % of pixels PCPR\'s filter keeps (second half of training).')
@@ -266,6 +268,48 @@ def format_table(summary: Dict[str, Dict], baseline: str = BASELINE) -> str:
             lines.append(f"{method}: the prototype losses act for {s['proto_active_iters']} "
                          'iterations.')
     return '\n'.join(lines)
+
+
+def _paired_text(diff: Optional[Dict]) -> str:
+    return f"{diff['mean']:+.2f} +- {diff['std']:.2f} ({diff['sem']:.2f})" if diff else '-'
+
+
+def plot_paired(summary: Dict[str, Dict], path: str, baselines: Sequence[str], title: str
+                ) -> bool:
+    """One panel per baseline: each other method's per-seed paired differences (dots, seed
+    numbers beside them) and their mean +- 2 SEM; False (nothing drawn) if no method has one."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = [(b, [m for m in summary if f'minus_{b}' in summary[m]]) for b in baselines]
+    panels = [(b, methods) for b, methods in panels if methods]
+    if not panels:
+        return False
+    fig = Figure(figsize=(1.5 + 1.1 * sum(len(m) for _, m in panels), 4))
+    FigureCanvasAgg(fig)
+    axs = fig.subplots(1, len(panels), squeeze=False,
+                       gridspec_kw=dict(width_ratios=[len(m) for _, m in panels]))[0]
+    for ax, (baseline, methods) in zip(axs, panels):
+        ax.axhline(0.0, color='grey', lw=0.8)
+        for x, method in enumerate(methods):
+            diff = summary[method][f'minus_{baseline}']
+            ax.errorbar([x], [diff['mean']], yerr=[2 * diff['sem']], fmt='s', color='#4c72b0',
+                        capsize=5, zorder=3)
+            offsets = [x + 0.18] * diff['n']
+            ax.scatter(offsets, diff['diffs'], color='black', s=10, zorder=4)
+            for seed, value in zip(diff['seeds'], diff['diffs']):
+                ax.annotate(str(seed), (x + 0.18, value), xytext=(3, 0),
+                            textcoords='offset points', fontsize=6, va='center')
+        ax.set_xticks(range(len(methods)))
+        ax.set_xticklabels(methods, rotation=25, ha='right', fontsize=8)
+        ax.set_xlim(-0.6, len(methods) - 0.2)
+        ax.set_ylabel(f'mIoU - {baseline}, same seed (points)')
+        ax.set_title(f'paired with {baseline}: mean +- 2 SEM, dots = seeds', fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return True
 
 
 def plot(summary: Dict[str, Dict], path: str, title: str) -> None:
@@ -355,6 +399,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='trainings at once (each gets cores / jobs threads)')
     parser.add_argument('--rerun', action='store_true',
                         help='train again even where a finished run exists')
+    parser.add_argument('--paired-with', default=BASELINE,
+                        help='comma-separated methods that every other method is paired with, '
+                        'seed by seed (those not in --methods are left out)')
     return parser.parse_args(argv)
 
 
@@ -373,6 +420,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         raise UserError(f'--methods: no config {", ".join(missing)}')
     if not methods or not seeds:
         raise UserError('--methods and --seeds must not be empty.')
+    baselines = [b for b in args.paired_with.split(',') if b in methods]
     spec = DataSpec(args.num_source, args.num_target_train, args.num_target_val,
                     seed=args.data_seed, shift_strength=args.shift_strength,
                     palette_shift=args.palette_shift)
@@ -390,7 +438,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     lock = threading.Lock()
 
     def save() -> Dict[str, Dict]:
-        summary = summarise(runs, methods)
+        summary = summarise(runs, methods, baselines)
         with open(osp.join(args.out, 'results.json'), 'w') as f:
             json.dump(dict(settings=settings, summary=summary,
                            runs=sorted(runs, key=lambda r: (r['method'], r['seed']))),
@@ -416,12 +464,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     summary = save()
     iters = '/'.join(str(i) for i in sorted({p['iters'] for p in plans}))
     plot_path = osp.join(args.out, 'benchmark_synthetic.png')
+    paired_path = osp.join(args.out, 'paired_differences.png')
+    title = f'synthetic GTA-like -> Cityscapes-like, {iters} iters, {len(seeds)} seeds'
     if summary:
-        plot(summary, plot_path, f'synthetic GTA-like -> Cityscapes-like, {iters} iters, '
-                                 f'{len(seeds)} seeds')
-    log(format_table(summary))
+        plot(summary, plot_path, title)
+    plots = [plot_path] + ([paired_path] if plot_paired(summary, paired_path, baselines, title)
+                           else [])
+    log(format_table(summary, baselines))
     log(format_regime_table(summary))
-    log(f'results: {osp.join(args.out, "results.json")}, plot: {plot_path} '
+    log(f'results: {osp.join(args.out, "results.json")}, plots: {", ".join(plots)} '
         f'({time.time() - start:.0f} s)')
     if failed:
         raise UserError(f'{len(failed)} run(s) failed (see train_output.log in their work '

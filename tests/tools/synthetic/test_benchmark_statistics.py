@@ -4,7 +4,8 @@ import math
 import pytest
 
 from tools.synthetic.benchmark import (early_late_mean, format_regime_table, format_table,
-                                       mean_by_tenth, paired_difference, tenth_means,
+                                       mean_by_tenth, paired_difference, plot_paired,
+                                       tenth_means,
                                        sample_stats, summarise)
 
 
@@ -60,6 +61,32 @@ def test_summarise_pairs_every_method_with_mic_in_percent():
     assert summary['pcpr']['proto_active_iters'] == 575
     table = format_table(summary)
     assert '+0.67 +-' in table and 'act for 575 iterations' in table
+
+
+def test_summarise_pairs_with_each_baseline_and_tabulates_a_column_per_baseline():
+    runs = [dict(method=m, seed=s, mIoU=v) for m, values in
+            (('mic', (0.20, 0.22)), ('fpc', (0.21, 0.22)), ('spec', (0.19, 0.23)))
+            for s, v in enumerate(values)]
+    summary = summarise(runs, ['mic', 'fpc', 'spec'], baselines=('mic', 'fpc'))
+    assert summary['spec']['minus_mic']['diffs'] == pytest.approx([-1.0, 1.0])
+    assert summary['spec']['minus_fpc']['diffs'] == pytest.approx([-2.0, 1.0])
+    assert summary['fpc']['minus_mic']['diffs'] == pytest.approx([1.0, 0.0])
+    assert 'minus_fpc' not in summary['fpc'] and 'minus_fpc' in summary['mic']
+    table = format_table(summary, ('mic', 'fpc'))
+    assert '- mic (paired)' in table and '- fpc (paired)' in table
+    spec_line = next(line for line in table.splitlines() if line.startswith('spec'))
+    assert '+0.00 +- 1.41 (1.00)' in spec_line and '-0.50 +- 2.12 (1.50)' in spec_line
+
+
+def test_plot_paired_draws_a_panel_per_baseline_or_nothing(tmp_path):
+    runs = [dict(method=m, seed=s, mIoU=0.2 + 0.01 * s * i) for i, m in enumerate(('mic', 'a'))
+            for s in range(3)]
+    summary = summarise(runs, ['mic', 'a'])
+    assert plot_paired(summary, str(tmp_path / 'paired.png'), ['mic'], 'title')
+    assert (tmp_path / 'paired.png').stat().st_size > 0
+    assert not plot_paired(summarise(runs[:3], ['mic']), str(tmp_path / 'none.png'), ['mic'],
+                           'title')
+    assert not (tmp_path / 'none.png').exists()
 
 
 def test_tenth_means_average_each_tenth_of_the_run_and_mark_empty_tenths():
