@@ -9,6 +9,7 @@ import cv2
 import pytest
 
 from mmseg.utils.errors import UserError
+from tools.synthetic import benchmark
 from tools.synthetic.benchmark import summarise
 from tools.demo import DataSpec, data_root_options, prepare_data, read_log
 
@@ -98,3 +99,29 @@ def test_summarise_gives_mean_and_sample_std_in_percent():
     assert list(summary) == ['mic']
     assert summary['mic']['mean'] == pytest.approx(20.0)
     assert summary['mic']['std'] == pytest.approx(10.0)  # sqrt((100 + 0 + 100) / 2)
+
+
+def _finished_run(work_dir, miou):
+    work_dir.mkdir(parents=True)
+    lines = [dict(mode='train', iter=i, **{'pl.q': 0.2}) for i in (300, 600)]
+    lines.append(dict(mode='val', iter=600, mIoU=miou))
+    (work_dir / '20260101_000000.log.json').write_text(
+        '\n'.join(json.dumps(line) for line in lines) + '\n')
+
+
+def test_benchmark_only_finished_summarises_finished_runs_and_trains_none(tmp_path, monkeypatch):
+    for method, seed, miou in (('mic', 0, 0.20), ('mic', 1, 0.22), ('pcpr_fpc_only', 0, 0.21)):
+        _finished_run(tmp_path / 'runs' / f'{method}_seed{seed}', miou)
+    monkeypatch.setattr(benchmark, 'train', lambda *a, **k: pytest.fail('trained a run'))
+    monkeypatch.setattr(benchmark, 'plot', lambda *a, **k: None)
+    monkeypatch.setattr(benchmark, 'plot_paired', lambda *a, **k: False)
+    summary = benchmark.main(['--methods', 'mic,pcpr_fpc_only', '--seeds', '0,1',
+                              '--only-finished', '--out', str(tmp_path),
+                              '--paired-with', 'mic,pcpr_fpc_only',
+                              '--data-root', str(tmp_path / 'no_data')])
+    assert summary['mic']['seeds'] == [0, 1] and summary['pcpr_fpc_only']['seeds'] == [0]
+    assert summary['pcpr_fpc_only']['minus_mic']['diffs'] == pytest.approx([1.0])
+    assert summary['mic']['minus_pcpr_fpc_only']['diffs'] == pytest.approx([-1.0])
+    assert not (tmp_path / 'no_data').exists()  # nothing generated
+    saved = json.loads((tmp_path / 'results.json').read_text())
+    assert len(saved['runs']) == 3

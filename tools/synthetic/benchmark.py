@@ -160,18 +160,29 @@ def describe(plan: Dict) -> Dict:
     return {k: plan[k] for k in keys if k in plan}
 
 
+def finished_result(plan: Dict) -> Optional[Dict]:
+    """The results of the run in the plan's work dir if it finished (its log holds the final
+    mIoU), else None."""
+    work_dir = plan['work_dir']
+    if not osp.isdir(work_dir):
+        return None
+    try:
+        done = read_log(work_dir)
+    except Exception:  # no or unreadable log: not finished
+        return None
+    if done['mIoU'] is None:
+        return None
+    return dict(describe(plan), **done, **read_regime(work_dir, plan['iters']))
+
+
 def run_one(plan: Dict, rerun: bool, threads: int) -> Dict:
     """Train one planned run (unless a finished one is in its work dir); read its results."""
     method, seed, work_dir = plan['method'], plan['seed'], plan['work_dir']
     tag = f'[{method} seed {seed}]'
-    if not rerun and osp.isdir(work_dir):
-        try:
-            done = read_log(work_dir)
-        except Exception:  # no or unreadable log: train again
-            done = dict(mIoU=None)
-        if done['mIoU'] is not None:
-            log(f'{tag} reusing the finished run in {work_dir}')
-            return dict(describe(plan), **done, **read_regime(work_dir, plan['iters']))
+    done = None if rerun else finished_result(plan)
+    if done is not None:
+        log(f'{tag} reusing the finished run in {work_dir}')
+        return done
     start = time.time()
     train(plan['config'], work_dir, seed, plan['options'], threads, prefix=tag)
     result = dict(describe(plan), seconds=round(time.time() - start, 1), **read_log(work_dir),
@@ -399,6 +410,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='trainings at once (each gets cores / jobs threads)')
     parser.add_argument('--rerun', action='store_true',
                         help='train again even where a finished run exists')
+    parser.add_argument('--only-finished', action='store_true',
+                        help='train nothing: summarise the planned runs that finished in --out '
+                        '(e.g. more seeds of some methods than of others)')
     parser.add_argument('--paired-with', default=BASELINE,
                         help='comma-separated methods that every other method is paired with, '
                         'seed by seed (those not in --methods are left out)')
@@ -424,8 +438,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     spec = DataSpec(args.num_source, args.num_target_train, args.num_target_val,
                     seed=args.data_seed, shift_strength=args.shift_strength,
                     palette_shift=args.palette_shift)
-    prepare_data(args.data_root, spec, nproc=2)
-    prepare_pretrained([config_of(m, args.config_dir) for m in methods])
+    if not args.only_finished:
+        prepare_data(args.data_root, spec, nproc=2)
+        prepare_pretrained([config_of(m, args.config_dir) for m in methods])
     os.makedirs(args.out, exist_ok=True)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     settings = dict(methods=methods, seeds=seeds, iters=args.iters, data=spec.as_dict(),
@@ -446,6 +461,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         return summary
 
     def job(plan: Dict) -> None:
+        if args.only_finished:
+            result = finished_result(plan)
+            if result is None:
+                log(f"[{plan['method']} seed {plan['seed']}] not finished in "
+                    f"{plan['work_dir']}: left out (--only-finished)")
+            else:
+                with lock:
+                    runs.append(result)
+            return
         try:
             result = run_one(plan, args.rerun, threads)
         except Exception as err:  # one failed run must not stop the others
