@@ -278,6 +278,7 @@ def _draw_rows(rows: List[List[tuple]], path: str) -> None:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
 
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     spec = DataSpec()
     parser = argparse.ArgumentParser(description='Train and evaluate PCPR on the synthetic '
