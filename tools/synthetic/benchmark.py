@@ -292,7 +292,7 @@ def plot_paired(summary: Dict[str, Dict], path: str, baselines: Sequence[str], t
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    panels = [(b, [m for m in summary if f'minus_{b}' in summary[m]]) for b in baselines]
+    panels = [(b, [m for m in summary if summary[m].get(f'minus_{b}')]) for b in baselines]
     panels = [(b, methods) for b, methods in panels if methods]
     if not panels:
         return False

@@ -86,6 +86,10 @@ def test_plot_paired_draws_a_panel_per_baseline_or_nothing(tmp_path):
     assert (tmp_path / 'paired.png').stat().st_size > 0
     assert not plot_paired(summarise(runs[:3], ['mic']), str(tmp_path / 'none.png'), ['mic'],
                            'title')
+    no_common_seed = [dict(method='b', seed=7, mIoU=0.2)] + runs[:3]
+    assert summarise(no_common_seed, ['mic', 'b'])['b']['minus_mic'] is None
+    assert not plot_paired(summarise(no_common_seed, ['mic', 'b']), str(tmp_path / 'none.png'),
+                           ['mic'], 'title')
     assert not (tmp_path / 'none.png').exists()
 
 
