@@ -192,9 +192,9 @@ def target_style(shift_strength: float = DEFAULT_SHIFT_STRENGTH,
     that source model collapses (5 vs 39); > 1 extrapolates.
 
     palette_shift (default: shift_strength) moves the class colours and vehicle paints on their
-    own. Why: a class whose colour changes is a class-specific shift that a teacher keeps getting
-    wrong, while the global grading, blur, noise and scene statistics are shared by all classes;
-    composing the two differently changes how accurate self-training's pseudo-labels can become.
+    own. Why: it separates a class-specific shift (the colours) from the shift that all classes
+    share (grading, blur, noise, textures, scene statistics), which self-training may adapt to
+    differently (docs/results/synthetic_benchmark.md measures one such composition).
     """
     style = interpolate_style(source_style(), cityscapes_look(), shift_strength)
     if palette_shift is None:
