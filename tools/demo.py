@@ -86,7 +86,9 @@ def prepare_data(root: str, spec: DataSpec, nproc: int = 2) -> None:
         start = time.time()
         log(f'[data] generating {spec.num_source} source, {spec.num_target_train} target train '
             f'and {spec.num_target_val} target val images (shift strength '
-            f'{spec.shift_strength}) into {root}')
+            f'{spec.shift_strength}'
+            + ('' if spec.palette_shift is None else f', class colours {spec.palette_shift}')
+            + f') into {root}')
         synthetic.generate(root, spec.num_source, spec.num_target_train, spec.num_target_val,
                            tuple(spec.size), seed=spec.seed, shift_strength=spec.shift_strength,
                            palette_shift=spec.palette_shift)

@@ -125,3 +125,11 @@ def test_benchmark_only_finished_summarises_finished_runs_and_trains_none(tmp_pa
     assert not (tmp_path / 'no_data').exists()  # nothing generated
     saved = json.loads((tmp_path / 'results.json').read_text())
     assert len(saved['runs']) == 3
+
+
+def test_benchmark_only_finished_with_no_finished_run_keeps_the_earlier_results(tmp_path):
+    (tmp_path / 'results.json').write_text('{"earlier": true}')
+    with pytest.raises(UserError, match='none of the planned runs finished'):
+        benchmark.main(['--methods', 'mic', '--seeds', '0', '--only-finished',
+                        '--out', str(tmp_path)])
+    assert json.loads((tmp_path / 'results.json').read_text()) == {'earlier': True}

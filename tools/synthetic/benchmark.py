@@ -435,6 +435,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     if not methods or not seeds:
         raise UserError('--methods and --seeds must not be empty.')
     baselines = [b for b in args.paired_with.split(',') if b in methods]
+    left_out = [b for b in args.paired_with.split(',') if b and b not in methods]
+    if left_out:
+        log(f'--paired-with: {", ".join(left_out)} not in --methods, so nothing is paired with '
+            'it')
     spec = DataSpec(args.num_source, args.num_target_train, args.num_target_val,
                     seed=args.data_seed, shift_strength=args.shift_strength,
                     palette_shift=args.palette_shift)
@@ -485,15 +489,21 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     plans = plan_runs(methods, seeds, args)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         list(pool.map(job, plans))
+    if args.only_finished and not runs:  # keep an earlier results.json rather than empty it
+        raise UserError(f'--only-finished: none of the planned runs finished in '
+                        f'{osp.join(args.out, "runs")}; check --out, --methods and --seeds.')
     summary = save()
     iters = '/'.join(str(i) for i in sorted({p['iters'] for p in plans}))
     plot_path = osp.join(args.out, 'benchmark_synthetic.png')
     paired_path = osp.join(args.out, 'paired_differences.png')
-    title = f'synthetic GTA-like -> Cityscapes-like, {iters} iters, {len(seeds)} seeds'
+    title = (f'synthetic GTA-like -> Cityscapes-like, {iters} iters, '
+             f'{len({r["seed"] for r in runs})} seeds')
+    plots = []
     if summary:
         plot(summary, plot_path, title)
-    plots = [plot_path] + ([paired_path] if plot_paired(summary, paired_path, baselines, title)
-                           else [])
+        plots.append(plot_path)
+    if plot_paired(summary, paired_path, baselines, title):
+        plots.append(paired_path)
     log(format_table(summary, baselines))
     log(format_regime_table(summary))
     log(f'results: {osp.join(args.out, "results.json")}, plots: {", ".join(plots)} '

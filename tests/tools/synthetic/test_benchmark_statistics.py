@@ -5,8 +5,7 @@ import pytest
 
 from tools.synthetic.benchmark import (early_late_mean, format_regime_table, format_table,
                                        mean_by_tenth, paired_difference, plot_paired,
-                                       tenth_means,
-                                       sample_stats, summarise)
+                                       sample_stats, summarise, tenth_means)
 
 
 def test_sample_stats_gives_mean_sample_std_and_standard_error():
